@@ -1,0 +1,46 @@
+package dev.pgmemo.protocol;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import java.util.List;
+
+/**
+ * Frames the startup phase: one {@link StartupPacket} per decode, nothing more, so that the bytes after it
+ * (a TLS handshake, or typed messages) are left for whatever the pipeline becomes next. A packet with an
+ * impossible length yields {@link StartupPacket.Invalid} and the decoder then discards all further input.
+ */
+public final class StartupDecoder extends ByteToMessageDecoder {
+    private boolean failed;
+
+    public StartupDecoder() {
+        setSingleDecode(true);
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (failed) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
+        if (in.readableBytes() < 4) {
+            return;
+        }
+        int length = in.getInt(in.readerIndex());
+        if (length < 8 || length > StartupPacket.MAX_STARTUP_PACKET_LENGTH) {
+            failed = true;
+            in.skipBytes(in.readableBytes());
+            out.add(new StartupPacket.Invalid(SqlState.PROTOCOL_VIOLATION, "invalid length of startup packet"));
+            return;
+        }
+        if (in.readableBytes() < length) {
+            return;
+        }
+        out.add(StartupPacket.decode(in, length));
+    }
+
+    /** True if part of a packet has been received but not yet its end. */
+    public boolean hasPartialPacket() {
+        return actualReadableBytes() > 0;
+    }
+}

@@ -1,0 +1,45 @@
+package dev.pgmemo.protocol;
+
+import io.netty.buffer.ByteBuf;
+import java.nio.charset.StandardCharsets;
+
+/** Low-level readers and writers for the protocol's primitive types (Int16, Int32, String = C string). */
+public final class Wire {
+    private Wire() {
+    }
+
+    /** Reads a NUL-terminated UTF-8 string and advances past the terminator. */
+    public static String readCString(ByteBuf buf) {
+        int end = buf.indexOf(buf.readerIndex(), buf.writerIndex(), (byte) 0);
+        if (end < 0) {
+            throw new MalformedMessageException("string is not NUL-terminated");
+        }
+        String s = buf.toString(buf.readerIndex(), end - buf.readerIndex(), StandardCharsets.UTF_8);
+        buf.readerIndex(end + 1);
+        return s;
+    }
+
+    public static void writeCString(ByteBuf buf, String s) {
+        buf.writeCharSequence(s, StandardCharsets.UTF_8);
+        buf.writeByte(0);
+    }
+
+    /** Begins a typed message: writes the type and a length placeholder; returns the length's index. */
+    public static int beginMessage(ByteBuf buf, byte type) {
+        buf.writeByte(type);
+        int lengthIndex = buf.writerIndex();
+        buf.writeInt(0);
+        return lengthIndex;
+    }
+
+    /** Fills in the length of a message begun with {@link #beginMessage}. */
+    public static void endMessage(ByteBuf buf, int lengthIndex) {
+        buf.setInt(lengthIndex, buf.writerIndex() - lengthIndex);
+    }
+
+    public static void requireReadable(ByteBuf buf, int n, String what) {
+        if (buf.readableBytes() < n) {
+            throw new MalformedMessageException("message too short reading " + what);
+        }
+    }
+}
