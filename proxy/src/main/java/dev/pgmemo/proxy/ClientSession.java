@@ -1,0 +1,416 @@
+package dev.pgmemo.proxy;
+
+import dev.pgmemo.protocol.BackendMessage;
+import dev.pgmemo.protocol.FrameDecoder;
+import dev.pgmemo.protocol.FrontendMessage;
+import dev.pgmemo.protocol.MessageType;
+import dev.pgmemo.protocol.SqlState;
+import dev.pgmemo.protocol.StartupDecoder;
+import dev.pgmemo.protocol.StartupPacket;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection and its upstream PostgreSQL connection, driven on the client channel's event loop.
+ * Startup packets are handled here (TLS, cancel, connect upstream); afterwards every frame is relayed in
+ * order in both directions, with backpressure: a side is read only while the other side is writable.
+ */
+final class ClientSession extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
+
+    enum State { STARTUP, CONNECTING, AUTHENTICATING, READY, CLOSED }
+
+    private final ProxyContext proxy;
+    private Channel client;
+    private Channel upstream;
+    private State state = State.STARTUP;
+    private String prefix = "[?]";
+    private ScheduledFuture<?> startupTimeout;
+
+    /** Requests (Query, Sync, FunctionCall) sent upstream whose ReadyForQuery has not come back yet. */
+    private int pendingReadyForQuery;
+    private byte transactionStatus = BackendMessage.ReadyForQuery.IDLE;
+    private boolean draining;
+    private boolean clientTerminated;
+    private BackendMessage.BackendKeyData backendKey;
+    private final Map<String, String> parameterStatus = new HashMap<>();
+    private StartupPacket.StartupMessage startup;
+
+    ClientSession(ProxyContext proxy) {
+        this.proxy = proxy;
+    }
+
+    // ---- client side -------------------------------------------------------------------------------------
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        client = ctx.channel();
+        InetSocketAddress remote = (InetSocketAddress) client.remoteAddress();
+        prefix = "[" + (remote == null ? "?" : remote.getAddress().getHostAddress() + ":" + remote.getPort()) + "]";
+        proxy.register(this);
+        long timeoutMs = proxy.config().startupTimeout().toMillis();
+        if (timeoutMs > 0) {
+            startupTimeout = ctx.executor().schedule(() -> {
+                if (state == State.STARTUP) {
+                    fatal(SqlState.PROTOCOL_VIOLATION, "timeout expired while waiting for the startup packet", null);
+                }
+            }, timeoutMs, TimeUnit.MILLISECONDS);
+        }
+        ctx.read();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf frame) {
+            onClientFrame(frame);
+        } else if (msg instanceof StartupPacket packet) {
+            onStartupPacket(ctx, packet);
+        } else if (msg instanceof FrameDecoder.FrameError error) {
+            proxy.metrics().protocolErrors.increment();
+            log.warn("{} closing client connection: {}", prefix, error.message());
+            fatal(SqlState.PROTOCOL_VIOLATION, error.message(), null);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onStartupPacket(ChannelHandlerContext ctx, StartupPacket packet) {
+        if (state != State.STARTUP) {
+            return;
+        }
+        if (packet instanceof StartupPacket.SslRequest) {
+            StartupDecoder decoder = client.pipeline().get(StartupDecoder.class);
+            if (decoder != null && decoder.hasPartialPacket()) {
+                // Bytes sent before the TLS handshake could be injected by a man in the middle (CVE-2021-23214).
+                protocolFatal("received unencrypted data after SSL request");
+                return;
+            }
+            if (proxy.serverSslContext() != null && client.pipeline().get(SslHandler.class) == null) {
+                client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'S'})).addListener(f -> {
+                    if (f.isSuccess()) {
+                        client.pipeline().addFirst("ssl", proxy.serverSslContext().newHandler(client.alloc()));
+                        client.read();
+                    }
+                });
+            } else {
+                client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+                ctx.read();
+            }
+        } else if (packet instanceof StartupPacket.GssEncRequest) {
+            client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+            ctx.read();
+        } else if (packet instanceof StartupPacket.CancelRequest cancel) {
+            proxy.forwardCancel(cancel);
+            close();
+        } else if (packet instanceof StartupPacket.Invalid invalid) {
+            proxy.metrics().protocolErrors.increment();
+            log.warn("{} refusing startup packet: {}", prefix, invalid.message());
+            fatal(invalid.sqlState(), invalid.message(), null);
+        } else if (packet instanceof StartupPacket.StartupMessage message) {
+            onStartupMessage(message);
+        }
+    }
+
+    private void onStartupMessage(StartupPacket.StartupMessage message) {
+        if (proxy.isDraining()) {
+            fatal(SqlState.CANNOT_CONNECT_NOW, "pgmemo is shutting down", null);
+            return;
+        }
+        cancelStartupTimeout();
+        startup = message;
+        state = State.CONNECTING;
+        prefix = prefix.substring(0, prefix.length() - 1) + " " + message.user() + "@" + message.database() + "]";
+        // From here on the client sends typed messages.
+        client.pipeline().addAfter("startup", "frames", new FrameDecoder(proxy.config().maxMessageSize()));
+        client.pipeline().remove("startup");
+        proxy.upstreamConnector().connect(client.eventLoop()).addListener(f -> {
+            if (!f.isSuccess()) {
+                proxy.metrics().upstreamConnectErrors.increment();
+                String reason = describe(f.cause());
+                log.warn("{} cannot connect to upstream {}: {}", prefix, proxy.upstreamConnector().address(), reason);
+                fatal(SqlState.CONNECTION_FAILURE, "pgmemo could not connect to the upstream PostgreSQL server at "
+                        + proxy.upstreamConnector().address() + ": " + reason, "Check that PostgreSQL is running and that pgmemo's upstream setting is right.");
+                return;
+            }
+            Channel ch = (Channel) f.getNow();
+            if (state == State.CLOSED) {
+                ch.close();
+                return;
+            }
+            upstream = ch;
+            ch.pipeline().addLast("frames", new FrameDecoder(proxy.config().maxMessageSize()));
+            ch.pipeline().addLast("session", new UpstreamHandler());
+            state = State.AUTHENTICATING;
+            ch.writeAndFlush(Unpooled.wrappedBuffer(startup.raw()));
+            ch.read();
+            client.read();
+        });
+    }
+
+    private void onClientFrame(ByteBuf frame) {
+        if (upstream == null || state == State.CLOSED) {
+            frame.release();
+            return;
+        }
+        proxy.metrics().messagesFromClients.increment();
+        proxy.metrics().bytesFromClients.add(frame.readableBytes());
+        byte type = frame.getByte(frame.readerIndex());
+        switch (type) {
+            case MessageType.QUERY, MessageType.SYNC, MessageType.FUNCTION_CALL -> pendingReadyForQuery++;
+            case MessageType.TERMINATE -> clientTerminated = true;
+            default -> {
+            }
+        }
+        upstream.write(frame, upstream.voidPromise());
+        if (clientTerminated) {
+            upstream.flush();
+            close();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (upstream != null) {
+            upstream.flush();
+            if (upstream.isWritable()) {
+                client.read();
+            }
+        } else if (state == State.STARTUP) {
+            client.read();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (client.isWritable() && upstream != null) {
+            upstream.read();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            StartupDecoder decoder = client.pipeline().get(StartupDecoder.class);
+            if (state == State.STARTUP && decoder != null && decoder.hasPartialPacket()) {
+                proxy.metrics().protocolErrors.increment();
+                fatal(SqlState.PROTOCOL_VIOLATION, "incomplete startup packet", null);
+            } else {
+                if (upstream != null) {
+                    upstream.flush();
+                }
+                close();
+            }
+        } else if (evt instanceof SslHandshakeCompletionEvent hs && !hs.isSuccess()) {
+            log.info("{} TLS handshake with client failed: {}", prefix, hs.cause().getMessage());
+            close();
+        }
+        ReferenceCountUtil.release(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        close();
+        proxy.unregister(this);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof java.io.IOException) {
+            log.debug("{} client connection error: {}", prefix, cause.getMessage());
+        } else {
+            log.warn("{} closing client connection after an internal error", prefix, cause);
+        }
+        close();
+    }
+
+    // ---- upstream side -----------------------------------------------------------------------------------
+
+    /** Handles frames from PostgreSQL; runs on the same event loop as the client channel. */
+    private final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf frame) {
+                onUpstreamFrame(frame);
+            } else if (msg instanceof FrameDecoder.FrameError error) {
+                log.error("{} upstream sent an invalid message ({}); closing the session", prefix, error.message());
+                fatal(SqlState.PROTOCOL_VIOLATION, "pgmemo received an invalid message from the upstream server: " + error.message(), null);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            client.flush();
+            if (client.isWritable()) {
+                upstream.read();
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (upstream.isWritable()) {
+                client.read();
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (state != State.CLOSED) {
+                log.debug("{} upstream closed the connection", prefix);
+                client.flush();
+                close();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.info("{} upstream connection error: {}", prefix, cause.getMessage());
+            if (state == State.READY || state == State.AUTHENTICATING) {
+                fatal(SqlState.CONNECTION_FAILURE, "connection to the upstream PostgreSQL server was lost: " + describe(cause), null);
+            } else {
+                close();
+            }
+        }
+    }
+
+    private void onUpstreamFrame(ByteBuf frame) {
+        proxy.metrics().messagesFromUpstream.increment();
+        proxy.metrics().bytesFromUpstream.add(frame.readableBytes());
+        byte type = frame.getByte(frame.readerIndex());
+        switch (type) {
+            case MessageType.READY_FOR_QUERY -> {
+                transactionStatus = BackendMessage.ReadyForQuery.decode(frame).status();
+                if (state == State.AUTHENTICATING) {
+                    state = State.READY;
+                    log.debug("{} session ready (backend pid {})", prefix, backendKey == null ? "?" : backendKey.processId());
+                } else if (pendingReadyForQuery > 0) {
+                    pendingReadyForQuery--;
+                }
+                client.write(frame, client.voidPromise());
+                if (draining && isIdle()) {
+                    terminateForShutdown();
+                }
+                return;
+            }
+            case MessageType.BACKEND_KEY_DATA -> backendKey = BackendMessage.BackendKeyData.decode(frame);
+            case MessageType.PARAMETER_STATUS -> {
+                BackendMessage.ParameterStatus ps = BackendMessage.ParameterStatus.decode(frame);
+                parameterStatus.put(ps.name(), ps.value());
+            }
+            default -> {
+            }
+        }
+        client.write(frame, client.voidPromise());
+    }
+
+    // ---- lifecycle ---------------------------------------------------------------------------------------
+
+    /** Idle: no request in flight and not inside a transaction block. */
+    private boolean isIdle() {
+        return pendingReadyForQuery == 0 && transactionStatus == BackendMessage.ReadyForQuery.IDLE
+                && state == State.READY;
+    }
+
+    /** Called (from any thread) when pgmemo stops: idle sessions end now, busy ones at their next idle point. */
+    void beginDrain() {
+        client.eventLoop().execute(() -> {
+            draining = true;
+            if (state == State.CLOSED) {
+                return;
+            }
+            if (state != State.READY || isIdle()) {
+                terminateForShutdown();
+            }
+        });
+    }
+
+    /** Ends the session with PostgreSQL's administrator-shutdown error, whatever it is doing. */
+    void forceClose() {
+        client.eventLoop().execute(this::terminateForShutdown);
+    }
+
+    private void terminateForShutdown() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        fatal(SqlState.ADMIN_SHUTDOWN, "terminating connection due to administrator command", "pgmemo is shutting down.");
+    }
+
+    private void protocolFatal(String message) {
+        proxy.metrics().protocolErrors.increment();
+        log.warn("{} closing client connection: {}", prefix, message);
+        fatal(SqlState.PROTOCOL_VIOLATION, message, null);
+    }
+
+    /** Sends a FATAL ErrorResponse to the client, then closes both sides. */
+    private void fatal(String sqlState, String message, String hint) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        ByteBuf err = BackendMessage.errorResponse(client.alloc(), "FATAL", sqlState, message, hint);
+        state = State.CLOSED;
+        cancelStartupTimeout();
+        closeUpstream();
+        client.writeAndFlush(err).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    void close() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        state = State.CLOSED;
+        cancelStartupTimeout();
+        closeUpstream();
+        if (client.isActive()) {
+            client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            client.close();
+        }
+    }
+
+    private void closeUpstream() {
+        if (upstream != null && upstream.isActive()) {
+            if (!clientTerminated) {
+                upstream.write(FrontendMessage.Terminate.encode(upstream.alloc()));
+            }
+            upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private void cancelStartupTimeout() {
+        if (startupTimeout != null) {
+            startupTimeout.cancel(false);
+            startupTimeout = null;
+        }
+    }
+
+    private static String describe(Throwable t) {
+        if (t instanceof ConnectException && t.getMessage() != null) {
+            String m = t.getMessage();
+            int colon = m.indexOf(": ");
+            return colon > 0 && m.toLowerCase().contains("refused") ? "connection refused" : m;
+        }
+        return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+    }
+
+    State state() {
+        return state;
+    }
+}

@@ -1,0 +1,259 @@
+package dev.pgmemo.proxy;
+
+import dev.pgmemo.config.PgmemoConfig;
+import dev.pgmemo.protocol.StartupDecoder;
+import dev.pgmemo.protocol.StartupPacket;
+import dev.pgmemo.proxy.admin.AdminServer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running pgmemo: the client listener, its event loops, the admin HTTP endpoint and the set of open
+ * sessions. {@link #start} binds everything or fails; {@link #close} drains gracefully.
+ */
+public final class PgmemoServer implements ProxyContext, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(PgmemoServer.class);
+
+    private final PgmemoConfig config;
+    private final Transport transport;
+    private final EventLoopGroup bossGroup;
+    private final EventLoopGroup workerGroup;
+    private final PrometheusMeterRegistry registry;
+    private final ProxyMetrics metrics;
+    private final SslContext serverSslContext;
+    private final UpstreamConnector upstreamConnector;
+    private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean draining = new AtomicBoolean();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private Channel serverChannel;
+    private AdminServer admin;
+
+    private PgmemoServer(PgmemoConfig config) {
+        this.config = config;
+        this.transport = Transport.best();
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        this.metrics = new ProxyMetrics(registry);
+        this.serverSslContext = config.tls() == null ? null : buildServerSslContext(config);
+        this.upstreamConnector = new UpstreamConnector(config.upstream(), transport, config.connectTimeout());
+        this.bossGroup = transport.newGroup(1, "pgmemo-accept");
+        this.workerGroup = transport.newGroup(Integer.getInteger("pgmemo.threads", Runtime.getRuntime().availableProcessors()), "pgmemo-io");
+    }
+
+    /** Binds the proxy and admin listeners; throws if either cannot be bound. */
+    public static PgmemoServer start(PgmemoConfig config) throws IOException {
+        PgmemoServer server = new PgmemoServer(config);
+        try {
+            server.bind();
+        } catch (IOException | RuntimeException e) {
+            server.shutdownNow();
+            throw e;
+        }
+        return server;
+    }
+
+    private static SslContext buildServerSslContext(PgmemoConfig config) {
+        try {
+            return SslContextBuilder.forServer(config.tls().cert().toFile(), config.tls().key().toFile()).build();
+        } catch (Exception e) {
+            throw new IllegalArgumentException("cannot load TLS certificate " + config.tls().cert() + " / key "
+                    + config.tls().key() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void bind() throws IOException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(bossGroup, workerGroup)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        metrics.clientConnectionsTotal.increment();
+                        ch.pipeline().addLast("startup", new StartupDecoder());
+                        ch.pipeline().addLast("session", new ClientSession(PgmemoServer.this));
+                    }
+                });
+        InetSocketAddress address = new InetSocketAddress(config.listen().host(), config.listen().port());
+        try {
+            serverChannel = b.bind(address).syncUninterruptibly().channel();
+        } catch (Exception e) {
+            throw new IOException("cannot listen on " + config.listen() + ": " + e.getMessage(), e);
+        }
+        if (config.admin().enabled()) {
+            admin = new AdminServer(config.admin().listen(), this, registry);
+        }
+        log.info("pgmemo listening on {} ({} transport), upstream {}{}", config.listen().host() + ":" + port(),
+                transport.name(), upstreamConnector.address(),
+                admin == null ? "" : ", admin on " + config.admin().listen().host() + ":" + admin.port());
+    }
+
+    /** The proxy port actually bound (useful when the configuration asked for port 0). */
+    public int port() {
+        return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+    }
+
+    /** The admin HTTP port actually bound, or -1 when the admin endpoint is disabled. */
+    public int adminPort() {
+        return admin == null ? -1 : admin.port();
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    @Override
+    public PgmemoConfig config() {
+        return config;
+    }
+
+    @Override
+    public ProxyMetrics metrics() {
+        return metrics;
+    }
+
+    @Override
+    public SslContext serverSslContext() {
+        return serverSslContext;
+    }
+
+    @Override
+    public UpstreamConnector upstreamConnector() {
+        return upstreamConnector;
+    }
+
+    @Override
+    public boolean isDraining() {
+        return draining.get();
+    }
+
+    @Override
+    public void register(ClientSession session) {
+        sessions.add(session);
+        metrics.clientConnectionsOpen.incrementAndGet();
+    }
+
+    @Override
+    public void unregister(ClientSession session) {
+        if (sessions.remove(session)) {
+            metrics.clientConnectionsOpen.decrementAndGet();
+        }
+    }
+
+    public int openSessions() {
+        return sessions.size();
+    }
+
+    /**
+     * Forwards a CancelRequest on a fresh upstream connection. pgmemo relays BackendKeyData unchanged and
+     * holds one upstream connection per client, so the client's key is already the backend's key.
+     */
+    @Override
+    public void forwardCancel(StartupPacket.CancelRequest cancel) {
+        metrics.cancelRequests.increment();
+        upstreamConnector.connect(workerGroup.next()).addListener(f -> {
+            if (f.isSuccess()) {
+                Channel ch = (Channel) f.getNow();
+                ch.writeAndFlush(Unpooled.wrappedBuffer(cancel.encode())).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                log.warn("could not forward a cancel request upstream: {}", f.cause().getMessage());
+            }
+        });
+    }
+
+    /** Blocks until the server has stopped. */
+    public void awaitStopped() throws InterruptedException {
+        stopped.await();
+    }
+
+    public boolean isStopped() {
+        return stopped.getCount() == 0;
+    }
+
+    /** Graceful stop with the configured drain timeout. */
+    @Override
+    public void close() {
+        stop(config.drainTimeout());
+    }
+
+    /**
+     * Stops accepting connections, ends idle sessions at once and busy ones when their transaction ends,
+     * and closes whatever is left after {@code drainTimeout}.
+     */
+    public void stop(Duration drainTimeout) {
+        if (!draining.compareAndSet(false, true)) {
+            awaitQuietly();
+            return;
+        }
+        log.info("pgmemo stopping: no new connections, draining {} session(s) for up to {}s", sessions.size(),
+                drainTimeout.toSeconds());
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
+        }
+        sessions.forEach(ClientSession::beginDrain);
+        long deadline = System.nanoTime() + drainTimeout.toNanos();
+        while (!sessions.isEmpty() && System.nanoTime() < deadline) {
+            sleep(20);
+        }
+        if (!sessions.isEmpty()) {
+            log.info("drain timeout reached; closing {} busy session(s)", sessions.size());
+            sessions.forEach(ClientSession::forceClose);
+            long hardDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (!sessions.isEmpty() && System.nanoTime() < hardDeadline) {
+                sleep(20);
+            }
+        }
+        shutdownNow();
+        log.info("pgmemo stopped");
+    }
+
+    private void shutdownNow() {
+        if (admin != null) {
+            admin.stop();
+        }
+        workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        registry.close();
+        stopped.countDown();
+    }
+
+    private void awaitQuietly() {
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package dev.pgmemo.proxy.admin;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.pgmemo.config.HostPort;
+import dev.pgmemo.proxy.PgmemoServer;
+import dev.pgmemo.proxy.Version;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin HTTP endpoint: {@code GET /health}, {@code GET /metrics} (Prometheus text format),
+ * {@code GET /status} (JSON for {@code pgmemo status}), {@code POST /stop} (graceful stop).
+ * It binds to loopback by default; anyone who can reach it can stop pgmemo.
+ */
+public final class AdminServer {
+    private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+
+    private final HttpServer http;
+    private final ExecutorService executor;
+
+    public AdminServer(HostPort listen, PgmemoServer server, PrometheusMeterRegistry registry) throws IOException {
+        try {
+            http = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 64);
+        } catch (IOException e) {
+            throw new IOException("cannot listen on admin address " + listen + ": " + e.getMessage(), e);
+        }
+        executor = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "pgmemo-admin");
+            t.setDaemon(true);
+            return t;
+        });
+        http.setExecutor(executor);
+        http.createContext("/health", ex -> {
+            if (!method(ex, "GET", "HEAD")) {
+                return;
+            }
+            boolean ok = !server.isDraining();
+            send(ex, ok ? 200 : 503, "application/json", ok ? "{\"status\":\"ok\"}\n" : "{\"status\":\"stopping\"}\n");
+        });
+        http.createContext("/metrics", ex -> {
+            if (method(ex, "GET", "HEAD")) {
+                send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+            }
+        });
+        http.createContext("/status", ex -> {
+            if (method(ex, "GET", "HEAD")) {
+                String body = "{\"status\":\"" + (server.isDraining() ? "stopping" : "running") + "\""
+                        + ",\"pid\":" + ProcessHandle.current().pid()
+                        + ",\"version\":\"" + Version.get() + "\""
+                        + ",\"listen\":\"" + server.config().listen().host() + ":" + server.port() + "\""
+                        + ",\"upstream\":\"" + server.config().upstream().host() + ":" + server.config().upstream().port() + "\""
+                        + ",\"sessions\":" + server.openSessions() + "}\n";
+                send(ex, 200, "application/json", body);
+            }
+        });
+        http.createContext("/stop", ex -> {
+            if (method(ex, "POST")) {
+                send(ex, 202, "application/json", "{\"status\":\"stopping\"}\n");
+                Thread stopper = new Thread(server::close, "pgmemo-stop");
+                stopper.start();
+            }
+        });
+        http.start();
+    }
+
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    public void stop() {
+        http.stop(0);
+        executor.shutdownNow();
+    }
+
+    private static boolean method(HttpExchange ex, String... allowed) throws IOException {
+        for (String m : allowed) {
+            if (m.equals(ex.getRequestMethod())) {
+                return true;
+            }
+        }
+        ex.getResponseHeaders().set("Allow", String.join(", ", allowed));
+        send(ex, 405, "text/plain", "method not allowed\n");
+        return false;
+    }
+
+    static void send(HttpExchange ex, int status, String contentType, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", contentType);
+        try {
+            if ("HEAD".equals(ex.getRequestMethod())) {
+                ex.sendResponseHeaders(status, -1);
+            } else {
+                ex.sendResponseHeaders(status, bytes.length);
+                try (OutputStream out = ex.getResponseBody()) {
+                    out.write(bytes);
+                }
+            }
+        } catch (IOException e) {
+            log.debug("admin client went away: {}", e.getMessage());
+        } finally {
+            ex.close();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.pgmemo.proxy.cli;
+
+import dev.pgmemo.config.HostPort;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** Talks to a running pgmemo's admin HTTP endpoint. */
+final class AdminClient {
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final String base;
+
+    AdminClient(HostPort admin) {
+        String host = admin.host();
+        if ("0.0.0.0".equals(host) || host.isEmpty()) {
+            host = "127.0.0.1";
+        } else if ("::".equals(host)) {
+            host = "::1";
+        }
+        this.base = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + admin.port();
+    }
+
+    String base() {
+        return base;
+    }
+
+    /** Returns the response, or throws IOException when nothing answers. */
+    HttpResponse<String> get(String path) throws IOException {
+        return send(HttpRequest.newBuilder(URI.create(base + path)).GET());
+    }
+
+    HttpResponse<String> post(String path) throws IOException {
+        return send(HttpRequest.newBuilder(URI.create(base + path)).POST(HttpRequest.BodyPublishers.noBody()));
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder b) throws IOException {
+        try {
+            return http.send(b.timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    /** Crude field extraction from the flat JSON that /status returns. */
+    static String field(String json, String name) {
+        String key = "\"" + name + "\":";
+        int i = json.indexOf(key);
+        if (i < 0) {
+            return null;
+        }
+        int start = i + key.length();
+        if (json.charAt(start) == '"') {
+            int end = json.indexOf('"', start + 1);
+            return json.substring(start + 1, end);
+        }
+        int end = start;
+        while (end < json.length() && (Character.isDigit(json.charAt(end)) || json.charAt(end) == '-')) {
+            end++;
+        }
+        return json.substring(start, end);
+    }
+}
