@@ -1,0 +1,359 @@
+package dev.pgmemo.cache.store;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.KeyScanCursor;
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanCursor;
+import io.lettuce.core.SetArgs;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The shared store: one Lettuce connection to Redis with the binary codec.
+ *
+ * <p>A lookup is a single {@code MGET entry token1 token2 ...}, so entry and tokens come back in one
+ * round trip and from one instant. Only a token seen for the first time costs a second round trip:
+ * {@code SET token fresh NX} then {@code GET token}, pipelined, so every instance ends up with the
+ * value that won (or a newer one, if a bump got in between). A bump is one {@code MSET}, so the tables
+ * of a transaction change together.
+ *
+ * <p>Failures are reported, not hidden: every command has the configured timeout, commands issued
+ * while disconnected fail at once instead of being buffered, and if Redis is down at start-up the
+ * store starts anyway and keeps trying to connect in the background (Lettuce reconnects by itself once
+ * a connection was made). Wrap it in a {@link ResilientStore} for the circuit breaker and the
+ * lost-invalidation guard.
+ */
+public final class RedisStore implements CacheStore {
+
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofMillis(200);
+
+  private static final Logger log = LoggerFactory.getLogger(RedisStore.class);
+  private static final Duration MAX_CONNECT_BACKOFF = Duration.ofSeconds(1);
+
+  private final RedisURI uri;
+  private final String description;
+  private final byte[] prefix;
+  private final Duration timeout;
+  private final ClientResources resources;
+  private final RedisClient client;
+  private final RateLimitedLog connectWarning;
+  private final AtomicLong connectAttempts = new AtomicLong();
+  private volatile StatefulRedisConnection<byte[], byte[]> connection;
+  private volatile boolean closed;
+
+  /** {@code redis://127.0.0.1:6379} with no key prefix and the default timeout. */
+  public RedisStore(String uri) {
+    this(uri, "", DEFAULT_TIMEOUT);
+  }
+
+  /**
+   * @param uri a Redis URI as Lettuce understands it ({@code redis://[password@]host[:port][/db]},
+   *     {@code rediss://...}, {@code redis-sentinel://...}, {@code redis-socket://...})
+   * @param prefix a namespace put before every key, e.g. {@code ""} in production or a random string
+   *     per test
+   * @param timeout how long one Redis command may take before it fails
+   */
+  public RedisStore(String uri, String prefix, Duration timeout) {
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive: " + timeout);
+    }
+    this.uri = RedisURI.create(uri);
+    this.uri.setTimeout(timeout);
+    this.description = describe(this.uri);
+    this.prefix = prefix.getBytes(StandardCharsets.UTF_8);
+    this.timeout = timeout;
+    this.resources = ClientResources.builder()
+        .ioThreadPoolSize(2)
+        .computationThreadPoolSize(1)
+        .reconnectDelay(Delay.exponential(
+            Duration.ofMillis(50), MAX_CONNECT_BACKOFF, 2, TimeUnit.MILLISECONDS))
+        .build();
+    this.client = RedisClient.create(resources);
+    Duration connectTimeout = timeout.compareTo(Duration.ofSeconds(1)) > 0 ? timeout : Duration.ofSeconds(1);
+    this.client.setOptions(ClientOptions.builder()
+        .autoReconnect(true)
+        // Fail at once while reconnecting: buffered commands would stall queries, grow without
+        // bound and run late.
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+        .requestQueueSize(100_000)
+        .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout).keepAlive(true).build())
+        .timeoutOptions(TimeoutOptions.builder().timeoutCommands(true).fixedTimeout(timeout).build())
+        .build());
+    this.connectWarning = new RateLimitedLog(log, TimeUnit.SECONDS.toNanos(10), System::nanoTime);
+    connect(Duration.ofMillis(50));
+  }
+
+  /** True while a connection to Redis is up. */
+  public boolean isConnected() {
+    StatefulRedisConnection<byte[], byte[]> c = connection;
+    return c != null && c.isOpen();
+  }
+
+  public Duration timeout() {
+    return timeout;
+  }
+
+  @Override
+  public CompletableFuture<Lookup> lookup(byte[] entryKey, List<byte[]> tokenKeys) {
+    RedisAsyncCommands<byte[], byte[]> redis;
+    try {
+      redis = commands();
+    } catch (CacheUnavailableException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    byte[][] keys = new byte[1 + tokenKeys.size()][];
+    keys[0] = key(entryKey);
+    for (int i = 0; i < tokenKeys.size(); i++) {
+      keys[i + 1] = key(tokenKeys.get(i));
+    }
+    return redis.mget(keys).toCompletableFuture().thenCompose(values -> {
+      byte[] entry = values.get(0).getValueOrElse(null);
+      return completeTokens(redis, keys, 1, values).thenApply(tokens -> new Lookup(entry, tokens));
+    });
+  }
+
+  @Override
+  public CompletableFuture<List<byte[]>> tokens(List<byte[]> tokenKeys) {
+    if (tokenKeys.isEmpty()) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    RedisAsyncCommands<byte[], byte[]> redis;
+    try {
+      redis = commands();
+    } catch (CacheUnavailableException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    byte[][] keys = new byte[tokenKeys.size()][];
+    for (int i = 0; i < keys.length; i++) {
+      keys[i] = key(tokenKeys.get(i));
+    }
+    return redis.mget(keys).toCompletableFuture()
+        .thenCompose(values -> completeTokens(redis, keys, 0, values));
+  }
+
+  @Override
+  public CompletableFuture<Void> put(byte[] entryKey, byte[] entry, Duration ttl) {
+    long ttlMillis = positiveTtl(ttl).toMillis();
+    try {
+      return commands().set(key(entryKey), entry, SetArgs.Builder.px(ttlMillis))
+          .toCompletableFuture().thenApply(ok -> null);
+    } catch (CacheUnavailableException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> bump(List<byte[]> tokenKeys) {
+    if (tokenKeys.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    Map<byte[], byte[]> fresh = new LinkedHashMap<>();
+    for (byte[] k : tokenKeys) {
+      fresh.put(key(k), Tokens.fresh()); // byte[] keys hash by identity: duplicates stay, last wins
+    }
+    try {
+      return commands().mset(fresh).toCompletableFuture().thenApply(ok -> null);
+    } catch (CacheUnavailableException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Bumps the global epoch (the future completes then), then deletes this namespace's entries in the
+   * background with SCAN and UNLINK to free memory; they could no longer match anyway.
+   */
+  @Override
+  public CompletableFuture<Void> invalidateAll() {
+    return bump(List.of(Keys.globalEpoch())).thenRun(() -> {
+      byte[] pattern = concat(globEscape(prefix), (Keys.ENTRY_PREFIX + "*").getBytes(StandardCharsets.UTF_8));
+      unlinkAll(ScanCursor.INITIAL, pattern, 0).whenComplete((n, e) -> {
+        if (e != null) {
+          log.warn("invalidate all: global epoch bumped, but deleting entries failed after {}: {}",
+              n, RateLimitedLog.describe(e));
+        } else {
+          log.info("invalidate all: global epoch bumped, {} entries deleted from {}", n, description);
+        }
+      });
+    });
+  }
+
+  @Override
+  public String describe() {
+    return description;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    StatefulRedisConnection<byte[], byte[]> c = connection;
+    connection = null;
+    if (c != null) {
+      c.close();
+    }
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    resources.shutdown(0, 2, TimeUnit.SECONDS);
+  }
+
+  // --- internals ---
+
+  private RedisAsyncCommands<byte[], byte[]> commands() {
+    StatefulRedisConnection<byte[], byte[]> c = connection;
+    if (c == null) {
+      throw new CacheUnavailableException(closed
+          ? "store closed"
+          : "not connected to " + description + " (" + connectAttempts.get() + " connect attempts so far)");
+    }
+    return c.async();
+  }
+
+  /**
+   * Turns MGET results into tokens, creating the missing ones: SET NX a fresh value, then GET what won.
+   * Both are pipelined behind each other on the one connection, so this is one more round trip, and
+   * only the first time a token is needed (or after Redis lost it).
+   */
+  private static CompletableFuture<List<byte[]>> completeTokens(
+      RedisAsyncCommands<byte[], byte[]> redis, byte[][] keys, int first, List<KeyValue<byte[], byte[]>> values) {
+    int n = keys.length - first;
+    byte[][] tokens = new byte[n][];
+    List<CompletableFuture<Void>> created = null;
+    for (int i = 0; i < n; i++) {
+      KeyValue<byte[], byte[]> kv = values.get(first + i);
+      if (kv.hasValue()) {
+        tokens[i] = kv.getValue();
+        continue;
+      }
+      if (created == null) {
+        created = new ArrayList<>();
+      }
+      byte[] key = keys[first + i];
+      int slot = i;
+      CompletableFuture<String> set =
+          redis.set(key, Tokens.fresh(), SetArgs.Builder.nx()).toCompletableFuture();
+      CompletableFuture<byte[]> get = redis.get(key).toCompletableFuture();
+      // thenCombine fails with SET's error first (e.g. OOM), which says more than a missing value.
+      created.add(set.thenCombine(get, (ignored, winner) -> {
+        if (winner == null) {
+          // Deleted between SET NX and GET (FLUSHALL, eviction): nothing to record against.
+          throw new CacheUnavailableException("version token vanished while being created");
+        }
+        tokens[slot] = winner;
+        return null;
+      }));
+    }
+    if (created == null) {
+      return CompletableFuture.completedFuture(List.of(tokens));
+    }
+    return CompletableFuture.allOf(created.toArray(CompletableFuture[]::new))
+        .thenApply(v -> List.of(tokens));
+  }
+
+  private CompletableFuture<Long> unlinkAll(ScanCursor cursor, byte[] pattern, long deletedSoFar) {
+    RedisAsyncCommands<byte[], byte[]> redis;
+    try {
+      redis = commands();
+    } catch (CacheUnavailableException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return redis.scan(cursor, ScanArgs.Builder.matches(pattern).limit(1000)).toCompletableFuture()
+        .thenCompose((KeyScanCursor<byte[]> page) -> {
+          List<byte[]> keys = page.getKeys();
+          CompletableFuture<Long> deleted = keys.isEmpty()
+              ? CompletableFuture.completedFuture(0L)
+              : redis.unlink(keys.toArray(byte[][]::new)).toCompletableFuture();
+          return deleted.thenCompose(d -> page.isFinished() || closed
+              ? CompletableFuture.completedFuture(deletedSoFar + d)
+              : unlinkAll(page, pattern, deletedSoFar + d));
+        });
+  }
+
+  private void connect(Duration nextBackoff) {
+    if (closed) {
+      return;
+    }
+    connectAttempts.incrementAndGet();
+    client.connectAsync(ByteArrayCodec.INSTANCE, uri).whenComplete((c, e) -> {
+      if (e == null) {
+        if (closed) {
+          c.closeAsync();
+          return;
+        }
+        connection = c;
+        log.info("connected to {}", description);
+        return;
+      }
+      if (closed) {
+        return;
+      }
+      connectWarning.warn("cannot connect to " + description + ", cache bypassed; retrying", e);
+      Duration after = nextBackoff.compareTo(MAX_CONNECT_BACKOFF) < 0 ? nextBackoff.multipliedBy(2) : MAX_CONNECT_BACKOFF;
+      try {
+        resources.eventExecutorGroup().schedule(
+            () -> connect(after), nextBackoff.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (RuntimeException rejected) {
+        // Shutting down.
+      }
+    });
+  }
+
+  private byte[] key(byte[] logical) {
+    return prefix.length == 0 ? logical : concat(prefix, logical);
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = new byte[a.length + b.length];
+    System.arraycopy(a, 0, out, 0, a.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  /** Escapes Redis glob characters so that a prefix matches only itself in SCAN MATCH. */
+  private static byte[] globEscape(byte[] raw) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(raw.length + 4);
+    for (byte b : raw) {
+      if (b == '*' || b == '?' || b == '[' || b == ']' || b == '\\') {
+        out.write('\\');
+      }
+      out.write(b);
+    }
+    return out.toByteArray();
+  }
+
+  /** Rejects non-positive TTLs; rounds a sub-millisecond TTL up to Redis' 1 ms granularity. */
+  static Duration positiveTtl(Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive: " + ttl);
+    }
+    return ttl.toMillis() == 0 ? Duration.ofMillis(1) : ttl;
+  }
+
+  private static String describe(RedisURI uri) {
+    if (uri.getSocket() != null) {
+      return "redis-socket://" + uri.getSocket();
+    }
+    if (!uri.getSentinels().isEmpty()) {
+      return "redis-sentinel://" + uri.getSentinels().get(0).getHost() + ":"
+          + uri.getSentinels().get(0).getPort() + "#" + uri.getSentinelMasterId();
+    }
+    String db = uri.getDatabase() == 0 ? "" : "/" + uri.getDatabase();
+    return (uri.isSsl() ? "rediss://" : "redis://") + uri.getHost() + ":" + uri.getPort() + db;
+  }
+}
