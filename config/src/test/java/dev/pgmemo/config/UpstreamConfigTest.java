@@ -1,0 +1,68 @@
+package dev.pgmemo.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class UpstreamConfigTest {
+    @Test
+    void parsesUrlsAndPlainHostPort() {
+        assertThat(UpstreamConfig.parse("postgresql://127.0.0.1:5432"))
+                .isEqualTo(new UpstreamConfig("127.0.0.1", 5432, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("postgres://db.internal"))
+                .isEqualTo(new UpstreamConfig("db.internal", 5432, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("postgresql://db:6000/"))
+                .isEqualTo(new UpstreamConfig("db", 6000, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("postgresql://[::1]:5433?sslmode=require"))
+                .isEqualTo(new UpstreamConfig("::1", 5433, SslMode.REQUIRE, null));
+        assertThat(UpstreamConfig.parse("postgres://h:1?sslmode=verify-ca&sslrootcert=/etc/ssl/my%20ca+1.crt"))
+                .isEqualTo(new UpstreamConfig("h", 1, SslMode.VERIFY_CA, Path.of("/etc/ssl/my ca+1.crt")));
+        assertThat(UpstreamConfig.parse("db:5433")).isEqualTo(new UpstreamConfig("db", 5433, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("db")).isEqualTo(new UpstreamConfig("db", 5432, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("[::1]:5")).isEqualTo(new UpstreamConfig("::1", 5, SslMode.DISABLE, null));
+    }
+
+    @Test
+    void everySslModeHasItsLibpqName() {
+        for (SslMode mode : SslMode.values()) {
+            assertThat(SslMode.fromLibpqName(mode.libpqName())).isEqualTo(mode);
+            assertThat(UpstreamConfig.parse("postgresql://h?sslmode=" + mode.libpqName()).sslMode()).isEqualTo(mode);
+        }
+        assertThat(SslMode.VERIFY_FULL.libpqName()).isEqualTo("verify-full");
+        assertThatIllegalArgumentException().isThrownBy(() -> SslMode.fromLibpqName("allow"))
+                .withMessage("invalid sslmode \"allow\": expected disable, prefer, require, verify-ca or verify-full");
+    }
+
+    @Test
+    void rejectsWhatClientsChooseThemselves() {
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://u@h"))
+                .withMessageContaining("must not contain a user name or password");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h/db"))
+                .withMessageContaining("must not name a database (\"db\")");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h?user=x"))
+                .withMessageContaining("must not contain user=...");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h?password=x"))
+                .withMessageContaining("must not contain password=...")
+                .withMessageNotContaining("=x");
+    }
+
+    @Test
+    void rejectsWhatPgmemoCannotDo() {
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("mysql://h:3306"))
+                .withMessageContaining("unsupported scheme \"mysql\"");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://a:1,b:2"))
+                .withMessageContaining("several hosts are not supported");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://"))
+                .withMessageContaining("missing host");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h?application_name=x"))
+                .withMessage("upstream parameter \"application_name\" is not supported (supported: sslmode, sslrootcert)");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h?connect_timeout=3"))
+                .withMessageContaining("use the top-level connect_timeout key");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h:0"))
+                .withMessageContaining("port 0 is out of range 1-65535");
+        assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("h/x"))
+                .withMessageContaining("expected postgresql://host:port");
+    }
+}
