@@ -1,0 +1,289 @@
+package dev.pgmemo.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every error names file, line and key, and says what to do. */
+class ConfigErrorsTest {
+    @TempDir
+    Path dir;
+
+    interface Action {
+        void run() throws Exception;
+    }
+
+    static ConfigException thrownBy(Action action) {
+        try {
+            action.run();
+        } catch (ConfigException e) {
+            return e;
+        } catch (Exception e) {
+            throw new AssertionError("expected ConfigException, got " + e, e);
+        }
+        return fail("expected ConfigException");
+    }
+
+    private static ConfigException error(String yaml) {
+        return thrownBy(() -> ConfigLoader.parse(yaml, "pgmemo.yaml"));
+    }
+
+    private static String message(String yaml) {
+        return error(yaml).getMessage();
+    }
+
+    @Test
+    void badDurationNamesFileLineAndKey() {
+        ConfigException e = error("""
+                listen: 127.0.0.1:6433
+                # the cache
+                cache:
+                  store: redis://localhost
+                  max_entry_size: 1MiB
+
+                  default_ttl: 6O s
+                """);
+        assertThat(e.getMessage()).isEqualTo(
+                "pgmemo.yaml:7: cache.default_ttl: invalid duration \"6O s\" (expected e.g. 500ms, 30s, 5m, 1h)");
+        assertThat(e.file()).isEqualTo("pgmemo.yaml");
+        assertThat(e.line()).isEqualTo(7);
+        assertThat(e.key()).isEqualTo("cache.default_ttl");
+        assertThat(e.problem()).startsWith("invalid duration");
+    }
+
+    @Test
+    void rejectsNegativeDurationsAndZeroTimeouts() {
+        assertThat(message("drain_timeout: -5s")).isEqualTo(
+                "pgmemo.yaml:1: drain_timeout: invalid duration \"-5s\": must not be negative");
+        assertThat(message("connect_timeout: -5")).isEqualTo(
+                "pgmemo.yaml:1: connect_timeout: invalid duration \"-5\": must not be negative");
+        assertThat(message("cache:\n  store_timeout: 0ms")).isEqualTo(
+                "pgmemo.yaml:2: cache.store_timeout: must be greater than 0");
+        assertThat(message("rules:\n  - match: {tables: [t]}\n    ttl: 1.5h")).isEqualTo(
+                "pgmemo.yaml:3: rules[0].ttl: invalid duration \"1.5h\" (expected e.g. 500ms, 30s, 5m, 1h)");
+    }
+
+    @Test
+    void badAddressNamesKey() {
+        assertThat(message("listen: localhost")).isEqualTo("pgmemo.yaml:1: listen: invalid address \"localhost\": "
+                + "expected host:port, e.g. 127.0.0.1:6433 or [::1]:6433");
+        assertThat(message("admin:\n  listen: 127.0.0.1:99999")).isEqualTo(
+                "pgmemo.yaml:2: admin.listen: invalid address \"127.0.0.1:99999\": port 99999 is out of range 0-65535");
+        assertThat(message("listen: ::1:6433")).isEqualTo("pgmemo.yaml:1: listen: invalid address \"::1:6433\": "
+                + "an IPv6 address goes in brackets, e.g. [::1]:6433");
+        assertThat(message("listen: 6433")).isEqualTo("pgmemo.yaml:1: listen: invalid address \"6433\": "
+                + "expected host:port, e.g. 127.0.0.1:6433 or [::1]:6433");
+    }
+
+    @Test
+    void unknownTopLevelKeySuggestsTheClosest() {
+        ConfigException e = error("listen: 127.0.0.1:6433\nupstrem: postgresql://db:5432\n");
+        assertThat(e.getMessage()).isEqualTo("pgmemo.yaml:2: upstrem: unknown key (did you mean upstream?)");
+        assertThat(e.key()).isEqualTo("upstrem");
+        assertThat(e.line()).isEqualTo(2);
+    }
+
+    @Test
+    void unknownKeyFarFromAnyListsTheKnownOnes() {
+        assertThat(message("admin:\n  port: 9000")).isEqualTo(
+                "pgmemo.yaml:2: admin.port: unknown key (expected one of: listen, enabled)");
+    }
+
+    @Test
+    void unknownNestedKeySuggestsTheClosest() {
+        assertThat(message("cache:\n  enabled: true\n  defualt_ttl: 5s\n")).isEqualTo(
+                "pgmemo.yaml:3: cache.defualt_ttl: unknown key (did you mean default_ttl?)");
+        assertThat(message("cache:\n  default-ttl: 5s\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.default-ttl: unknown key (did you mean default_ttl?)");
+        assertThat(message("rules:\n  - match:\n      table: [users]\n")).isEqualTo(
+                "pgmemo.yaml:3: rules[0].match.table: unknown key (did you mean tables?)");
+    }
+
+    @Test
+    void misplacedKeyTellsWhereItGoes() {
+        assertThat(message("default_ttl: 5s")).isEqualTo(
+                "pgmemo.yaml:1: default_ttl: misplaced key (it goes under cache:)");
+        assertThat(message("enabled: false")).isEqualTo(
+                "pgmemo.yaml:1: enabled: misplaced key (it goes under admin: or under cache:)");
+        assertThat(message("rules:\n  - tables: [users]\n    ttl: 5s\n")).isEqualTo(
+                "pgmemo.yaml:2: rules[0].tables: misplaced key (it goes under match: in a rule)");
+    }
+
+    @Test
+    void duplicateKeyIsAnError() {
+        assertThat(message("listen: a:1\ncache: {}\nlisten: b:2\n")).isEqualTo(
+                "pgmemo.yaml:3: listen: duplicate key (first given at line 1)");
+    }
+
+    @Test
+    void wrongTypeNamesWhatWasExpected() {
+        assertThat(message("cache:\n  - store: redis://x\n")).isEqualTo(
+                "pgmemo.yaml:2: cache: expected a mapping (key: value lines), found a list");
+        assertThat(message("listen: [a, b]")).isEqualTo(
+                "pgmemo.yaml:1: listen: expected a single value, found a list");
+        assertThat(message("rules:\n  match: {tables: [a]}\n")).isEqualTo(
+                "pgmemo.yaml:2: rules: expected a list of rules (lines starting with '- '), found a mapping");
+        assertThat(message("rules:\n  - match: {tables: users}\n")).isEqualTo(
+                "pgmemo.yaml:2: rules[0].match.tables: expected a list of table names, e.g. [users, public.orders], "
+                        + "found \"users\"");
+        assertThat(message("admin:\n  enabled: \"false\"\n")).isEqualTo(
+                "pgmemo.yaml:2: admin.enabled: expected true or false, found \"false\"");
+        assertThat(message("cache:\n  analysis_cache_size: lots\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.analysis_cache_size: expected a whole number, found \"lots\"");
+        assertThat(message("- listen: a:1")).isEqualTo(
+                "pgmemo.yaml:1: expected a mapping of settings (key: value lines) at the top level, found a list");
+        assertThat(message("listen: !env LISTEN")).isEqualTo(
+                "pgmemo.yaml:1: listen: unsupported YAML tag !env");
+        assertThat(message("<<: {listen: a:1}")).isEqualTo("pgmemo.yaml:1: merge keys (<<) are not supported");
+    }
+
+    @Test
+    void sizesAreCheckedForFormAndRange() {
+        assertThat(message("max_message_size: 1 MB x")).isEqualTo(
+                "pgmemo.yaml:1: max_message_size: invalid size \"1 MB x\" (expected e.g. 1024, 512KiB, 1MiB, 1GiB)");
+        assertThat(message("max_message_size: 2GiB")).isEqualTo(
+                "pgmemo.yaml:1: max_message_size: \"2GiB\" is out of range: must be between 1KiB and 1GiB");
+        assertThat(message("max_message_size: 1000")).isEqualTo(
+                "pgmemo.yaml:1: max_message_size: \"1000\" is out of range: must be between 1KiB and 1GiB");
+        assertThat(message("cache:\n  memory_max_size: 2MiB\n  max_entry_size: 4MiB\n")).isEqualTo(
+                "pgmemo.yaml:3: cache.max_entry_size: max_entry_size (4MiB) is larger than memory_max_size (2MiB), "
+                        + "so no such entry could be kept");
+    }
+
+    @Test
+    void tlsNeedsBothCertAndKey() throws Exception {
+        Path cert = Files.writeString(dir.resolve("server.crt"), "cert");
+        ConfigException e = error("listen: 127.0.0.1:6433\ntls:\n  cert: " + cert + "\n");
+        assertThat(e.getMessage()).isEqualTo("pgmemo.yaml:3: tls.key: missing: tls needs both cert and key "
+                + "(PEM files), or leave tls out to refuse TLS");
+        assertThat(e.key()).isEqualTo("tls.key");
+    }
+
+    @Test
+    void tlsFilesMustExist() throws Exception {
+        Path cert = Files.writeString(dir.resolve("server.crt"), "cert");
+        ConfigException e = thrownBy(() -> ConfigLoader.parse("tls:\n  cert: server.crt\n  key: server.key\n",
+                dir.resolve("pgmemo.yaml").toString()));
+        assertThat(e.getMessage()).endsWith(
+                "pgmemo.yaml:3: tls.key: file not found: " + dir.resolve("server.key"));
+        assertThat(cert).exists();
+    }
+
+    @Test
+    void badRegexNamesItsLine() {
+        ConfigException e = error("""
+                rules:
+                  - match: { tables: [users] }
+                    ttl: 1m
+                  - match:
+                      pattern: "select (a"
+                    cache: false
+                """);
+        assertThat(e.getMessage()).isEqualTo("pgmemo.yaml:5: rules[1].match.pattern: invalid regular expression "
+                + "\"select (a\": Unclosed group at index 9");
+        assertThat(e.line()).isEqualTo(5);
+    }
+
+    @Test
+    void ruleNeedsAMatchWithSomething() {
+        assertThat(message("rules:\n  - ttl: 5m\n")).isEqualTo(
+                "pgmemo.yaml:2: rules[0].match: missing: every rule needs match: with tables, query or pattern");
+        assertThat(message("rules:\n  - match: {tables: []}\n")).isEqualTo(
+                "pgmemo.yaml:2: rules[0].match: needs at least one of tables, query, pattern");
+        assertThat(message("rules:\n  -\n")).isEqualTo(
+                "pgmemo.yaml:2: rules[0]: expected a rule (match:, ttl:, cache:), found nothing");
+        assertThat(message("rules:\n  - match: {tables: [a.b.c]}\n")).isEqualTo(
+                "pgmemo.yaml:2: rules[0].match.tables[0]: invalid table name \"a.b.c\" "
+                        + "(expected e.g. users, public.users, app.*, *_log)");
+        assertThat(message("rules:\n  - match: {query: '  '}\n")).isEqualTo(
+                "pgmemo.yaml:2: rules[0].match.query: empty query");
+    }
+
+    @Test
+    void badStoreUrlNeverShowsThePassword() {
+        assertThat(message("cache:\n  store: memcached://cache:11211\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.store: invalid store \"memcached://cache:11211\": unsupported scheme "
+                        + "\"memcached\" (expected redis://host:port[/db] or rediss://host:port[/db]; "
+                        + "leave store out for the in-process store)");
+        assertThat(message("cache:\n  store: redis://user:hunter2@cache:port/0\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis://user:***@cache:port/0\": "
+                        + "port \"port\" is not a number from 1 to 65535");
+        assertThat(message("cache:\n  store: redis://cache:6379/zero\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis://cache:6379/zero\": database \"zero\" is not a "
+                        + "number (expected redis://host:port[/db] or rediss://host:port[/db])");
+        assertThat(message("cache:\n  store: localhost:6379\n")).contains(
+                "pgmemo.yaml:2: cache.store: invalid store \"localhost:6379\" (expected redis://");
+    }
+
+    @Test
+    void upstreamMustNotCarryCredentialsOrDatabase() {
+        String withPassword = message("upstream: postgresql://app:hunter2@db:5432\n");
+        assertThat(withPassword).isEqualTo("pgmemo.yaml:1: upstream: upstream must not contain a user name or "
+                + "password: each client logs in with its own, which pgmemo passes through (remove the part before '@')");
+        assertThat(withPassword).doesNotContain("hunter2");
+        assertThat(message("upstream: postgresql://db:5432/app\n")).isEqualTo(
+                "pgmemo.yaml:1: upstream: upstream must not name a database (\"app\"): each client chooses its "
+                        + "database when it connects (use postgresql://db:5432)");
+        assertThat(message("upstream: postgresql://db?sslmode=verify_full\n")).isEqualTo(
+                "pgmemo.yaml:1: upstream: invalid sslmode \"verify_full\": expected disable, prefer, require, "
+                        + "verify-ca or verify-full (did you mean verify-full?)");
+        assertThat(message("upstream: postgresql://db?sslrootcert=ca.crt\n")).startsWith(
+                "pgmemo.yaml:1: upstream: sslrootcert is given but sslmode is disable");
+    }
+
+    @Test
+    void sslRootCertMustBeReadable() {
+        ConfigException e = thrownBy(() -> ConfigLoader.parse(
+                "upstream: postgresql://db?sslmode=verify-ca&sslrootcert=ca.crt\n", dir.resolve("p.yaml").toString()));
+        assertThat(e.getMessage()).endsWith("p.yaml:1: upstream: sslrootcert file not found: " + dir.resolve("ca.crt"));
+    }
+
+    @Test
+    void addressesMustNotCollide() {
+        assertThat(message("listen: 127.0.0.1:6433\nadmin:\n  listen: 127.0.0.1:6433\n")).isEqualTo(
+                "pgmemo.yaml:3: admin.listen: same address as listen (127.0.0.1:6433); "
+                        + "give the admin endpoint its own port");
+        assertThat(message("listen: 127.0.0.1:5432\n")).isEqualTo(
+                "pgmemo.yaml:1: upstream: points at pgmemo's own listen address 127.0.0.1:5432; "
+                        + "give PostgreSQL's address");
+    }
+
+    @Test
+    void pidFileDirectoryMustExist() {
+        ConfigException e = thrownBy(() -> ConfigLoader.parse("pid_file: no/such/dir/pgmemo.pid\n",
+                dir.resolve("p.yaml").toString()));
+        assertThat(e.getMessage()).isEqualTo(dir.resolve("p.yaml") + ":1: pid_file: directory "
+                + dir.resolve("no/such/dir") + " does not exist");
+    }
+
+    @Test
+    void yamlSyntaxErrorCarriesSnakeYamlsLine() {
+        ConfigException e = error("listen: 127.0.0.1:6433\ncache:\n  store: redis://x\n   default_ttl: 5s\n");
+        assertThat(e.line()).isEqualTo(4);
+        assertThat(e.key()).isNull();
+        assertThat(e.getMessage()).startsWith("pgmemo.yaml:4: invalid YAML: ");
+
+        ConfigException unclosed = error("rules:\n  - match: { tables: [a, b }\n");
+        assertThat(unclosed.line()).isEqualTo(2);
+        assertThat(unclosed.getMessage()).startsWith("pgmemo.yaml:2: invalid YAML: ");
+
+        ConfigException tab = error("cache:\n\tstore: redis://x\n");
+        assertThat(tab.line()).isEqualTo(2);
+
+        assertThat(message("rules:\n - match: {tables: [a]}\n  ttl: 5s\n")).isEqualTo(
+                "pgmemo.yaml:3: invalid YAML: expected <block end>, but found '<block mapping start>' (column 3), "
+                        + "while parsing a block collection at line 2; check the indentation");
+    }
+
+    @Test
+    void twoDocumentsAreAnError() {
+        ConfigException e = error("listen: a:1\n---\nlisten: b:2\n");
+        assertThat(e.line()).isEqualTo(2);
+        assertThat(e.getMessage()).isEqualTo("pgmemo.yaml:2: invalid YAML: expected a single document in the stream "
+                + "at line 1, but found another document (column 1)");
+    }
+}
