@@ -34,19 +34,23 @@ final class RateLimitedLog {
     log.warn("{}{}{}", message, why, suffix);
   }
 
+  /** The messages along a cause chain, skipping a cause whose message its wrapper already repeats. */
   static String describe(Throwable t) {
     StringBuilder sb = new StringBuilder();
-    for (Throwable c = t; c != null && sb.length() < 300; c = c.getCause()) {
+    String previous = null;
+    for (Throwable c = t; c != null && sb.length() < 300; c = c.getCause() == c ? null : c.getCause()) {
+      String message = c.getMessage() == null ? "" : c.getMessage();
+      if (previous != null && !message.isEmpty() && previous.contains(message)) {
+        continue;
+      }
       if (sb.length() > 0) {
         sb.append(" <- ");
       }
-      sb.append(c.getClass().getSimpleName());
-      if (c.getMessage() != null) {
-        sb.append(' ').append(c.getMessage());
+      if (!(c instanceof CacheUnavailableException)) {
+        sb.append(c.getClass().getSimpleName()).append(message.isEmpty() ? "" : " ");
       }
-      if (c.getCause() == c) {
-        break;
-      }
+      sb.append(message);
+      previous = message;
     }
     return sb.toString();
   }

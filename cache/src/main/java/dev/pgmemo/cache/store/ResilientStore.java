@@ -297,7 +297,8 @@ public final class ResilientStore implements CacheStore {
       errorWarning.warn("cache bypassed: " + description + " failed", cause);
       CacheUnavailableException failure = cause instanceof CacheUnavailableException c
           ? c
-          : new CacheUnavailableException("cache store " + description + " failed: " + cause, cause);
+          : new CacheUnavailableException(
+              "cache store " + description + " failed: " + RateLimitedLog.describe(cause), cause);
       if (invalidation) {
         lost(failure);
       }
