@@ -3,7 +3,6 @@ package dev.pgmemo.cache.store;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * The answer to {@link CacheStore#lookup}: the stored entry bytes, or null on a miss, and the current
@@ -40,9 +39,5 @@ public record Lookup(byte[] entry, List<byte[]> tokens) {
     HexFormat hex = HexFormat.of();
     return "Lookup[entry=" + (entry == null ? "null" : entry.length + " bytes")
         + ", tokens=" + tokens.stream().map(hex::formatHex).toList() + "]";
-  }
-
-  static Lookup miss(List<byte[]> tokens) {
-    return new Lookup(null, Objects.requireNonNull(tokens));
   }
 }
