@@ -8,9 +8,9 @@ import java.util.regex.Pattern;
  * What a {@link Rule} applies to; every condition given must hold.
  *
  * @param tables  table names or globs as written in the file ({@code users}, {@code public.users},
- *                {@code app.*}, {@code *_log}); the query must read one of them; may be empty
+ *                {@code app.*}, {@code *_log}); every table the query reads must match one of them; may be empty
  * @param query   a query in normalized form ({@code SELECT * FROM users WHERE id = ?}); nullable
- * @param pattern a regular expression searched in the normalized query text; nullable
+ * @param pattern a regular expression searched in the query text as sent; nullable
  */
 public record RuleMatch(List<String> tables, String query, Pattern pattern) {
     public RuleMatch {
