@@ -74,6 +74,27 @@ public final class BackendMessage {
         }
     }
 
+    /**
+     * DataRow columns as text (null for SQL NULL). Used only for pgmemo's own catalog queries, never on the
+     * relay path.
+     */
+    public static String[] dataRowText(ByteBuf frame) {
+        ByteBuf body = body(frame);
+        Wire.requireReadable(body, 2, "DataRow column count");
+        int n = body.readUnsignedShort();
+        String[] out = new String[n];
+        for (int i = 0; i < n; i++) {
+            Wire.requireReadable(body, 4, "DataRow column length");
+            int len = body.readInt();
+            if (len >= 0) {
+                Wire.requireReadable(body, len, "DataRow column");
+                out[i] = body.toString(body.readerIndex(), len, StandardCharsets.UTF_8);
+                body.skipBytes(len);
+            }
+        }
+        return out;
+    }
+
     /** Authentication request: its 32-bit code (0 = AuthenticationOk). */
     public record Authentication(int code) {
         public static final int OK = 0;

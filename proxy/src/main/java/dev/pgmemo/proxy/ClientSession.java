@@ -20,6 +20,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -51,6 +52,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private BackendMessage.BackendKeyData backendKey;
     private final Map<String, String> parameterStatus = new HashMap<>();
     private StartupPacket.StartupMessage startup;
+    /** Cache-aware request handling; null when caching is disabled (plain relay). */
+    private QueryFlow flow;
 
     ClientSession(ProxyContext proxy) {
         this.proxy = proxy;
@@ -134,6 +137,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         cancelStartupTimeout();
         startup = message;
+        proxy.noteDatabase(message.database());
         state = State.CONNECTING;
         prefix = prefix.substring(0, prefix.length() - 1) + " " + message.user() + "@" + message.database() + "]";
         // From here on the client sends typed messages.
@@ -170,6 +174,10 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         proxy.metrics().messagesFromClients.increment();
         proxy.metrics().bytesFromClients.add(frame.readableBytes());
+        if (flow != null && state == State.READY) {
+            flow.onClientFrame(frame);
+            return;
+        }
         byte type = frame.getByte(frame.readerIndex());
         switch (type) {
             case MessageType.QUERY, MessageType.SYNC, MessageType.FUNCTION_CALL -> pendingReadyForQuery++;
@@ -184,11 +192,79 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Writes a frame to the upstream (used by the query flow). */
+    void writeUpstream(ByteBuf frame) {
+        upstream.write(frame, upstream.voidPromise());
+    }
+
+    void flushUpstream() {
+        upstream.flush();
+    }
+
+    /** Writes a frame to the client (used by the query flow). */
+    void writeClient(ByteBuf frame) {
+        client.write(frame, client.voidPromise());
+    }
+
+    void flushClient() {
+        client.flush();
+    }
+
+    /** The client sent Terminate through the query flow. */
+    void clientTerminated() {
+        clientTerminated = true;
+        upstream.flush();
+        close();
+    }
+
+    /** Resumes reading from the client when the flow is no longer paused. */
+    void readClientIfPossible() {
+        if (state != State.CLOSED && upstream != null && upstream.isWritable() && !flow.clientPaused()) {
+            client.read();
+        }
+    }
+
+    /** Resumes reading from the upstream when the flow is no longer paused. */
+    void readUpstreamIfPossible() {
+        if (state != State.CLOSED && upstream != null && client.isWritable() && !flow.upstreamPaused()) {
+            upstream.read();
+        }
+    }
+
+    io.netty.channel.EventLoop eventLoop() {
+        return client.eventLoop();
+    }
+
+    io.netty.buffer.ByteBufAllocator alloc() {
+        return client.alloc();
+    }
+
+    String prefix() {
+        return prefix;
+    }
+
+    String database() {
+        return startup.database();
+    }
+
+    /** Transaction status from the last ReadyForQuery. */
+    byte transactionStatus() {
+        return transactionStatus;
+    }
+
+    /** Called by the flow when a ReadyForQuery is relayed. */
+    void onReadyForQueryRelayed(byte status) {
+        transactionStatus = status;
+        if (draining && isIdle()) {
+            terminateForShutdown();
+        }
+    }
+
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         if (upstream != null) {
             upstream.flush();
-            if (upstream.isWritable()) {
+            if (upstream.isWritable() && (flow == null || !flow.clientPaused())) {
                 client.read();
             }
         } else if (state == State.STARTUP) {
@@ -198,7 +274,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (client.isWritable() && upstream != null) {
+        if (client.isWritable() && upstream != null && (flow == null || !flow.upstreamPaused())) {
             upstream.read();
         }
     }
@@ -258,14 +334,14 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
             client.flush();
-            if (client.isWritable()) {
+            if (client.isWritable() && (flow == null || !flow.upstreamPaused())) {
                 upstream.read();
             }
         }
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (upstream.isWritable()) {
+            if (upstream.isWritable() && (flow == null || !flow.clientPaused())) {
                 client.read();
             }
         }
@@ -293,12 +369,19 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private void onUpstreamFrame(ByteBuf frame) {
         proxy.metrics().messagesFromUpstream.increment();
         proxy.metrics().bytesFromUpstream.add(frame.readableBytes());
+        if (flow != null && state == State.READY) {
+            flow.onUpstreamFrame(frame);
+            return;
+        }
         byte type = frame.getByte(frame.readerIndex());
         switch (type) {
             case MessageType.READY_FOR_QUERY -> {
                 transactionStatus = BackendMessage.ReadyForQuery.decode(frame).status();
                 if (state == State.AUTHENTICATING) {
                     state = State.READY;
+                    if (proxy.cache() != null) {
+                        flow = new QueryFlow(this, proxy.cache(), transactionStatus);
+                    }
                     log.debug("{} session ready (backend pid {})", prefix, backendKey == null ? "?" : backendKey.processId());
                 } else if (pendingReadyForQuery > 0) {
                     pendingReadyForQuery--;
@@ -324,6 +407,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
     /** Idle: no request in flight and not inside a transaction block. */
     private boolean isIdle() {
+        if (flow != null) {
+            return flow.isIdle() && transactionStatus == BackendMessage.ReadyForQuery.IDLE && state == State.READY;
+        }
         return pendingReadyForQuery == 0 && transactionStatus == BackendMessage.ReadyForQuery.IDLE
                 && state == State.READY;
     }
@@ -366,6 +452,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         ByteBuf err = BackendMessage.errorResponse(client.alloc(), "FATAL", sqlState, message, hint);
         state = State.CLOSED;
+        if (flow != null) {
+            flow.release();
+        }
         cancelStartupTimeout();
         closeUpstream();
         client.writeAndFlush(err).addListener(ChannelFutureListener.CLOSE);
@@ -376,6 +465,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             return;
         }
         state = State.CLOSED;
+        if (flow != null) {
+            flow.release();
+        }
         cancelStartupTimeout();
         closeUpstream();
         if (client.isActive()) {

@@ -42,6 +42,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     private final ProxyMetrics metrics;
     private final SslContext serverSslContext;
     private final UpstreamConnector upstreamConnector;
+    private final dev.pgmemo.proxy.cache.CacheService cache;
     private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean draining = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -55,6 +56,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         this.metrics = new ProxyMetrics(registry);
         this.serverSslContext = config.tls() == null ? null : buildServerSslContext(config);
         this.upstreamConnector = new UpstreamConnector(config.upstream(), transport, config.connectTimeout());
+        this.cache = config.cache().enabled() ? new dev.pgmemo.proxy.cache.CacheService(config, registry) : null;
         this.bossGroup = transport.newGroup(1, "pgmemo-accept");
         this.workerGroup = transport.newGroup(Integer.getInteger("pgmemo.threads", Runtime.getRuntime().availableProcessors()), "pgmemo-io");
     }
@@ -107,8 +109,8 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         if (config.admin().enabled()) {
             admin = new AdminServer(config.admin().listen(), this, registry);
         }
-        log.info("pgmemo listening on {} ({} transport), upstream {}{}", config.listen().host() + ":" + port(),
-                transport.name(), upstreamConnector.address(),
+        log.info("pgmemo listening on {} ({} transport), upstream {}, cache {}{}", config.listen().host() + ":" + port(),
+                transport.name(), upstreamConnector.address(), cache == null ? "disabled" : cache.store().describe(),
                 admin == null ? "" : ", admin on " + config.admin().listen().host() + ":" + admin.port());
     }
 
@@ -144,6 +146,11 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     @Override
     public UpstreamConnector upstreamConnector() {
         return upstreamConnector;
+    }
+
+    @Override
+    public dev.pgmemo.proxy.cache.CacheService cache() {
+        return cache;
     }
 
     @Override
@@ -183,6 +190,82 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
                 log.warn("could not forward a cancel request upstream: {}", f.cause().getMessage());
             }
         });
+    }
+
+    /** Databases that sessions of this instance have used (for {@code invalidate --table} without a database). */
+    private final Set<String> databasesSeen = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public void noteDatabase(String database) {
+        databasesSeen.add(database);
+    }
+
+    /**
+     * Re-reads the configuration file and applies what can change while running: the caching rules,
+     * default_ttl. Throws with the file's error when the new file is invalid; the old rules then stay.
+     *
+     * @return a one-line description of what was applied
+     */
+    public synchronized String reload() throws dev.pgmemo.config.ConfigException {
+        if (config.source() == null) {
+            return "no configuration file to reload (running on built-in defaults)";
+        }
+        PgmemoConfig fresh = dev.pgmemo.config.ConfigLoader.load(config.source());
+        if (cache != null) {
+            cache.reload(fresh);
+        }
+        java.util.List<String> ignored = new java.util.ArrayList<>();
+        if (!fresh.listen().equals(config.listen())) {
+            ignored.add("listen");
+        }
+        if (!fresh.upstream().equals(config.upstream())) {
+            ignored.add("upstream");
+        }
+        if (!java.util.Objects.equals(fresh.tls(), config.tls())) {
+            ignored.add("tls");
+        }
+        if (!fresh.admin().equals(config.admin())) {
+            ignored.add("admin");
+        }
+        if (fresh.cache().enabled() != config.cache().enabled() || !java.util.Objects.equals(fresh.cache().store(), config.cache().store())) {
+            ignored.add("cache.enabled/cache.store");
+        }
+        String msg = "reloaded " + config.source() + ": " + fresh.rules().size() + " rule(s), default_ttl "
+                + fresh.cache().defaultTtl().toSeconds() + "s"
+                + (ignored.isEmpty() ? "" : "; changes to " + String.join(", ", ignored) + " need a restart");
+        log.info(msg);
+        return msg;
+    }
+
+    /**
+     * Invalidates every cached result that read {@code table} (a name, or schema.name: tokens are per name)
+     * in {@code database}, or in every database this instance has served when {@code database} is null.
+     */
+    public java.util.concurrent.CompletableFuture<String> invalidateTable(String table, String database) {
+        if (cache == null) {
+            return java.util.concurrent.CompletableFuture.completedFuture("caching is disabled");
+        }
+        String name = table.contains(".") ? table.substring(table.lastIndexOf('.') + 1) : table;
+        java.util.List<String> dbs = database != null ? java.util.List.of(database) : java.util.List.copyOf(databasesSeen);
+        java.util.List<byte[]> keys = new java.util.ArrayList<>();
+        for (String db : dbs) {
+            keys.add(dev.pgmemo.proxy.cache.CacheService.tableToken(db, name));
+        }
+        if (keys.isEmpty()) {
+            return java.util.concurrent.CompletableFuture.completedFuture("no database has been served yet; nothing to invalidate");
+        }
+        cache.metrics().invalidations.increment(keys.size());
+        return cache.store().bump(keys).thenApply(v -> "invalidated table " + name + " in database(s) " + String.join(", ", dbs));
+    }
+
+    /** Invalidates every cached result of every pgmemo sharing this store. */
+    public java.util.concurrent.CompletableFuture<String> invalidateAll() {
+        if (cache == null) {
+            return java.util.concurrent.CompletableFuture.completedFuture("caching is disabled");
+        }
+        cache.catalog().invalidateAll();
+        cache.metrics().invalidations.increment();
+        return cache.store().invalidateAll().thenApply(v -> "invalidated every cached result");
     }
 
     /** Blocks until the server has stopped. */
@@ -237,6 +320,9 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         }
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (cache != null) {
+            cache.close();
+        }
         registry.close();
         stopped.countDown();
     }

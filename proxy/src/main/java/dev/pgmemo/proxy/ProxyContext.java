@@ -17,9 +17,15 @@ interface ProxyContext {
 
     boolean isDraining();
 
+    /** The shared cache, or null when caching is disabled. */
+    dev.pgmemo.proxy.cache.CacheService cache();
+
     void register(ClientSession session);
 
     void unregister(ClientSession session);
+
+    /** Remembers a database sessions use (for invalidate --table without --database). */
+    void noteDatabase(String database);
 
     void forwardCancel(StartupPacket.CancelRequest cancel);
 }

@@ -68,6 +68,35 @@ public final class AdminServer {
                 stopper.start();
             }
         });
+        http.createContext("/reload", ex -> {
+            if (method(ex, "POST")) {
+                try {
+                    send(ex, 200, "text/plain; charset=utf-8", server.reload() + "\n");
+                } catch (dev.pgmemo.config.ConfigException e) {
+                    send(ex, 400, "text/plain; charset=utf-8", "reload refused, the running configuration is unchanged: " + e.getMessage() + "\n");
+                }
+            }
+        });
+        http.createContext("/invalidate", ex -> {
+            if (!method(ex, "POST")) {
+                return;
+            }
+            java.util.Map<String, String> q = query(ex.getRequestURI().getRawQuery());
+            java.util.concurrent.CompletableFuture<String> f;
+            if (q.containsKey("all")) {
+                f = server.invalidateAll();
+            } else if (q.get("table") != null && !q.get("table").isBlank()) {
+                f = server.invalidateTable(q.get("table"), q.get("database"));
+            } else {
+                send(ex, 400, "text/plain; charset=utf-8", "give table=NAME (and optionally database=DB) or all=1\n");
+                return;
+            }
+            try {
+                send(ex, 200, "text/plain; charset=utf-8", f.get(10, java.util.concurrent.TimeUnit.SECONDS) + "\n");
+            } catch (Exception e) {
+                send(ex, 503, "text/plain; charset=utf-8", "invalidation failed (cache store unavailable?): " + e + "\n");
+            }
+        });
         http.start();
     }
 
@@ -89,6 +118,20 @@ public final class AdminServer {
         ex.getResponseHeaders().set("Allow", String.join(", ", allowed));
         send(ex, 405, "text/plain", "method not allowed\n");
         return false;
+    }
+
+    private static java.util.Map<String, String> query(String raw) {
+        java.util.Map<String, String> out = new java.util.HashMap<>();
+        if (raw == null) {
+            return out;
+        }
+        for (String part : raw.split("&")) {
+            int eq = part.indexOf('=');
+            String k = java.net.URLDecoder.decode(eq < 0 ? part : part.substring(0, eq), StandardCharsets.UTF_8);
+            String v = eq < 0 ? "" : java.net.URLDecoder.decode(part.substring(eq + 1), StandardCharsets.UTF_8);
+            out.put(k, v);
+        }
+        return out;
     }
 
     static void send(HttpExchange ex, int status, String contentType, String body) throws IOException {

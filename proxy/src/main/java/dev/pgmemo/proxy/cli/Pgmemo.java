@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code pgmemo} command line. */
 @Command(name = "pgmemo", mixinStandardHelpOptions = true, versionProvider = Pgmemo.VersionProvider.class,
         description = "A transparent caching proxy for PostgreSQL.",
-        subcommands = {StartCommand.class, StopCommand.class, StatusCommand.class, CheckConfigCommand.class,
+        subcommands = {StartCommand.class, StopCommand.class, StatusCommand.class, ReloadCommand.class, InvalidateCommand.class, CheckConfigCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Pgmemo implements Runnable {
     /** Exit code of {@code status} when pgmemo is not running (LSB). */

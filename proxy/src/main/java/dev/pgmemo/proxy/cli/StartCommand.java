@@ -78,6 +78,18 @@ final class StartCommand implements Callable<Integer> {
             }
         }, "pgmemo-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            // SIGHUP reloads the configuration, as for most Unix daemons.
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+                try {
+                    server.reload();
+                } catch (dev.pgmemo.config.ConfigException e) {
+                    org.slf4j.LoggerFactory.getLogger(StartCommand.class).error("reload refused, the running configuration is unchanged: {}", e.getMessage());
+                }
+            });
+        } catch (IllegalArgumentException e) {
+            // no SIGHUP on this platform
+        }
         server.awaitStopped();
         if (pid != null) {
             PidFile.deleteIfOurs(pid);

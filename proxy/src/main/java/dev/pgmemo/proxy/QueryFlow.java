@@ -1,0 +1,1259 @@
+package dev.pgmemo.proxy;
+
+import dev.pgmemo.cache.analysis.Analysis;
+import dev.pgmemo.cache.analysis.TableName;
+import dev.pgmemo.cache.policy.CachePolicy;
+import dev.pgmemo.cache.store.CacheEntry;
+import dev.pgmemo.cache.store.Keys;
+import dev.pgmemo.cache.store.Lookup;
+import dev.pgmemo.protocol.BackendMessage;
+import dev.pgmemo.protocol.FrontendMessage;
+import dev.pgmemo.protocol.MalformedMessageException;
+import dev.pgmemo.protocol.MessageType;
+import dev.pgmemo.proxy.cache.CacheService;
+import dev.pgmemo.proxy.cache.Catalog;
+import dev.pgmemo.proxy.cache.SessionContext;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.util.ReferenceCountUtil;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The cache-aware request path of one session, run on its event loop. It keeps a queue of the replies
+ * still expected from PostgreSQL, each relayed, skipped (replies to pgmemo's own catalog queries and
+ * injected Parses) or captured (results to store); it tracks named statements and portals, the
+ * transaction state, the tables written; and it answers requests from the cache when every rule of the
+ * safety contract allows (docs/consistency.md).
+ *
+ * <p>Extended-protocol messages are held until Sync so that a whole batch can be answered locally or sent
+ * on; a Flush or any other message sends what is held at once (PostgreSQL docs 55.2.3, "Extended Query").
+ */
+final class QueryFlow {
+    private static final Logger log = LoggerFactory.getLogger(QueryFlow.class);
+    /** Held extended-protocol bytes above which the batch is sent on without caching. */
+    private static final int MAX_HELD_BYTES = 1 << 20;
+    private static final byte SIMPLE_MARKER = 'Q';
+    private static final byte EXTENDED_MARKER = 'X';
+
+    private final ClientSession session;
+    private final CacheService cache;
+    private final String database;
+
+    // ---- reply tracking ----
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    /** Captures of the current request group (up to the next ReadyForQuery). */
+    private final List<Capture> groupCaptures = new ArrayList<>();
+    private boolean groupError;
+
+    // ---- client side ----
+    private final ArrayDeque<ByteBuf> clientBacklog = new ArrayDeque<>();
+    private boolean clientPaused;
+    private final List<Held> batch = new ArrayList<>();
+    private int batchBytes;
+
+    // ---- upstream side ----
+    private final ArrayDeque<ByteBuf> upstreamBacklog = new ArrayDeque<>();
+    private boolean upstreamPaused;
+
+    // ---- statements and portals as the client sees them ----
+    private final Map<String, Statement> statements = new HashMap<>();
+    private final Map<String, Portal> portals = new HashMap<>();
+
+    // ---- session and transaction state ----
+    private SessionContext context;
+    private boolean contextDirty = true;
+    private byte txStatus;
+    private boolean txWrote;
+    private String txIsolation;
+    private boolean txDirtiedContext;
+    private boolean catalogFailed;
+    /** Relation names whose tokens must be replaced when the transaction ends. */
+    private final Set<String> pendingTableBumps = new LinkedHashSet<>();
+    /** Written relations whose views, partitions and foreign keys still have to be looked up. */
+    private final Set<Catalog.Name> pendingWriteTargets = new LinkedHashSet<>();
+    private boolean pendingEpochBump;
+
+    QueryFlow(ClientSession session, CacheService cache, byte txStatus) {
+        this.session = session;
+        this.cache = cache;
+        this.database = session.database();
+        this.txStatus = txStatus;
+    }
+
+    boolean clientPaused() {
+        return clientPaused;
+    }
+
+    boolean upstreamPaused() {
+        return upstreamPaused;
+    }
+
+    boolean isIdle() {
+        return pending.isEmpty() && batch.isEmpty() && !clientPaused && !upstreamPaused;
+    }
+
+    void release() {
+        batch.forEach(h -> ReferenceCountUtil.release(h.frame));
+        batch.clear();
+        clientBacklog.forEach(ReferenceCountUtil::release);
+        clientBacklog.clear();
+        upstreamBacklog.forEach(ReferenceCountUtil::release);
+        upstreamBacklog.clear();
+        for (Pending p : pending) {
+            if (p.capture != null) {
+                p.capture.discard();
+            }
+        }
+        pending.clear();
+        groupCaptures.forEach(Capture::discard);
+        groupCaptures.clear();
+    }
+
+    // =====================================================================================================
+    // Client -> upstream
+    // =====================================================================================================
+
+    void onClientFrame(ByteBuf frame) {
+        if (clientPaused) {
+            clientBacklog.add(frame);
+            return;
+        }
+        processClientFrame(frame);
+    }
+
+    private void processClientFrame(ByteBuf frame) {
+        byte type = frame.getByte(frame.readerIndex());
+        FrontendMessage msg;
+        try {
+            msg = FrontendMessage.decode(frame);
+        } catch (MalformedMessageException e) {
+            // Let PostgreSQL answer the malformed message exactly as it would; nothing is cached from here.
+            sendHeldUncached();
+            forward(frame, pendingKindFor(type));
+            return;
+        }
+        switch (type) {
+            case MessageType.QUERY -> {
+                sendHeldUncached();
+                onQuery(frame, (FrontendMessage.Query) msg);
+            }
+            case MessageType.PARSE, MessageType.BIND, MessageType.DESCRIBE, MessageType.EXECUTE, MessageType.CLOSE -> {
+                batch.add(new Held(frame, msg));
+                batchBytes += frame.readableBytes();
+                if (batchBytes > MAX_HELD_BYTES) {
+                    sendHeldUncached();
+                }
+            }
+            case MessageType.SYNC -> {
+                batch.add(new Held(frame, msg));
+                onSync();
+            }
+            case MessageType.TERMINATE -> {
+                sendHeldUncached();
+                session.writeUpstream(frame);
+                session.clientTerminated();
+            }
+            default -> {
+                // Flush, FunctionCall, CopyData/CopyDone/CopyFail, ...: send what is held, then this.
+                sendHeldUncached();
+                forward(frame, pendingKindFor(type));
+            }
+        }
+    }
+
+    private static byte pendingKindFor(byte type) {
+        return switch (type) {
+            case MessageType.QUERY, MessageType.PARSE, MessageType.BIND, MessageType.DESCRIBE, MessageType.EXECUTE,
+                    MessageType.CLOSE, MessageType.SYNC, MessageType.FUNCTION_CALL -> type;
+            default -> 0;
+        };
+    }
+
+    private void forward(ByteBuf frame, byte pendingKind) {
+        if (pendingKind != 0) {
+            pending.add(new Pending(pendingKind));
+        }
+        session.writeUpstream(frame);
+    }
+
+    // ---- simple query ------------------------------------------------------------------------------------
+
+    private void onQuery(ByteBuf frame, FrontendMessage.Query query) {
+        List<Analysis> statementsInQuery = analyzeScript(query.sql());
+        if (statementsInQuery.size() == 1 && CacheService.candidate(statementsInQuery.get(0))) {
+            Analysis a = statementsInQuery.get(0);
+            Candidate c = evaluate(a, query.sql(), true);
+            if (c.needsCatalog != null) {
+                runCatalogQuery(c.needsCatalog, () -> processClientFrame(frame));
+                return;
+            }
+            if (c.key != null) {
+                byte[] key = new CacheService.KeyBuilder(SIMPLE_MARKER, context).text(query.sql()).build();
+                Exec exec = new Exec(a, c, key, false);
+                long start = System.nanoTime();
+                pauseClient();
+                lookup(List.of(exec), () -> {
+                    if (exec.hit != null) {
+                        cache.metrics().hits.increment();
+                        session.writeClient(Unpooled.wrappedBuffer(exec.hit));
+                        session.writeClient(BackendMessage.ReadyForQuery.encode(session.alloc(), txStatus));
+                        session.flushClient();
+                        cache.metrics().hitLatency.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+                        frame.release();
+                    } else {
+                        Pending p = new Pending(MessageType.QUERY);
+                        if (exec.tokens != null) {
+                            cache.metrics().misses.increment();
+                            p.capture = new Capture(exec.key, exec.tokens, c.ttl, cache.maxEntrySize());
+                            groupCaptures.add(p.capture);
+                        }
+                        pending.add(p);
+                        session.writeUpstream(frame);
+                        session.flushUpstream();
+                    }
+                    resumeClient();
+                });
+                return;
+            }
+        }
+        for (Analysis a : statementsInQuery) {
+            noteEffects(a);
+        }
+        forward(frame, MessageType.QUERY);
+    }
+
+    // ---- extended query ----------------------------------------------------------------------------------
+
+    private void onSync() {
+        // Walk the batch as PostgreSQL would, and decide for each Execute whether it could come from cache.
+        List<Exec> execs = new ArrayList<>();
+        boolean local = true;
+        boolean eligible = true;
+        Map<String, Statement> stmts = new HashMap<>(statements);
+        Map<String, Portal> ports = new HashMap<>(portals);
+        Catalog.Name[] dummy = null;
+        NeedCatalog need = null;
+        for (int i = 0; i < batch.size(); i++) {
+            Held h = batch.get(i);
+            if (h.msg instanceof FrontendMessage.Parse p) {
+                stmts.put(p.name(), new Statement(p, analyze(p.sql())));
+            } else if (h.msg instanceof FrontendMessage.Bind b) {
+                Statement st = stmts.get(b.statement());
+                if (st == null) {
+                    eligible = false;
+                    local = false;
+                    continue;
+                }
+                ports.put(b.portal(), new Portal(st, b));
+            } else if (h.msg instanceof FrontendMessage.Describe d) {
+                boolean followedByExecute = d.kind() == 'P' && i + 1 < batch.size()
+                        && batch.get(i + 1).msg instanceof FrontendMessage.Execute e && e.portal().equals(d.name());
+                if (!followedByExecute) {
+                    local = false;
+                }
+            } else if (h.msg instanceof FrontendMessage.Execute e) {
+                Portal portal = ports.get(e.portal());
+                if (portal == null) {
+                    local = false;
+                    eligible = false;
+                    continue;
+                }
+                Analysis a = portal.statement.analysis;
+                boolean described = i > 0 && batch.get(i - 1).msg instanceof FrontendMessage.Describe d
+                        && d.kind() == 'P' && d.name().equals(e.portal());
+                if (!eligible || e.maxRows() != 0 || !CacheService.candidate(a)) {
+                    local = false;
+                    if (!isReadOnlyForBatch(a)) {
+                        eligible = false; // a later read in this batch may see this statement's effects
+                    }
+                    if (CacheService.candidate(a) && e.maxRows() != 0) {
+                        cache.metrics().bypass("row_limit");
+                    }
+                    continue;
+                }
+                Candidate c = evaluate(a, portal.statement.parse.sql(), true);
+                if (c.needsCatalog != null) {
+                    need = need == null ? c.needsCatalog : need.merge(c.needsCatalog);
+                    local = false;
+                    continue;
+                }
+                if (c.key == null) {
+                    local = false;
+                    continue;
+                }
+                FrontendMessage.Bind b = portal.bind;
+                CacheService.KeyBuilder kb = new CacheService.KeyBuilder(EXTENDED_MARKER, context)
+                        .text(portal.statement.parse.sql());
+                int[] types = portal.statement.parse.parameterTypes();
+                kb.intValue(types.length);
+                for (int t : types) {
+                    kb.intValue(t);
+                }
+                kb.intValue(b.parameterFormats().length);
+                for (short f : b.parameterFormats()) {
+                    kb.intValue(f);
+                }
+                kb.intValue(b.values().length);
+                for (byte[] v : b.values()) {
+                    kb.bytes(v);
+                }
+                kb.intValue(b.resultFormats().length);
+                for (short f : b.resultFormats()) {
+                    kb.intValue(f);
+                }
+                kb.intValue(described ? 1 : 0);
+                Exec exec = new Exec(a, c, kb.build(), described);
+                exec.batchIndex = i;
+                execs.add(exec);
+            } else if (h.msg instanceof FrontendMessage.Close c) {
+                if (c.kind() == 'S') {
+                    Statement st = stmts.remove(c.name());
+                    if (st == null || st.upstreamPrepared) {
+                        local = false;
+                    }
+                } else {
+                    ports.remove(c.name());
+                }
+            }
+        }
+        if (need != null && txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+            runCatalogQuery(need, this::onSync);
+            return;
+        }
+        if (execs.isEmpty()) {
+            sendBatch(List.of());
+            return;
+        }
+        final boolean allLocal = local;
+        long start = System.nanoTime();
+        pauseClient();
+        lookup(execs, () -> {
+            boolean allHit = allLocal && execs.stream().allMatch(x -> x.hit != null)
+                    && execs.size() == countExecutes();
+            if (allHit) {
+                answerBatchLocally(execs);
+                cache.metrics().hits.increment(execs.size());
+                cache.metrics().hitLatency.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+            } else {
+                for (Exec x : execs) {
+                    if (x.tokens != null && x.hit == null) {
+                        cache.metrics().misses.increment();
+                    } else if (x.hit != null) {
+                        // A hit that cannot be served because its batch goes upstream: it is just a miss here.
+                        cache.metrics().misses.increment();
+                    }
+                }
+                sendBatch(execs);
+            }
+            resumeClient();
+        });
+    }
+
+    private int countExecutes() {
+        int n = 0;
+        for (Held h : batch) {
+            if (h.msg instanceof FrontendMessage.Execute) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Statements after which later reads in the same batch may still be cached. */
+    private static boolean isReadOnlyForBatch(Analysis a) {
+        return switch (a.kind()) {
+            case SELECT -> a.cacheable() || a.reason() == Analysis.BypassReason.UNVERIFIED_FUNCTION
+                    || a.reason() == Analysis.BypassReason.VOLATILE_FUNCTION && a.unknownFunctions().isEmpty()
+                    || a.reason() == Analysis.BypassReason.LOCKING_CLAUSE || a.reason() == Analysis.BypassReason.SYSTEM_CATALOG;
+            case BEGIN -> a.isolationLevel() == null || a.isolationLevel().equalsIgnoreCase("read committed");
+            case SHOW, EMPTY, LISTEN_NOTIFY, SAVEPOINT -> true;
+            default -> false;
+        };
+    }
+
+    /** Answers the held batch from cache entries, as PostgreSQL would have. */
+    private void answerBatchLocally(List<Exec> execs) {
+        Map<Integer, Exec> byIndex = new HashMap<>();
+        for (Exec x : execs) {
+            byIndex.put(x.batchIndex, x);
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            Held h = batch.get(i);
+            if (h.msg instanceof FrontendMessage.Parse p) {
+                Statement st = new Statement(p, analyze(p.sql()));
+                st.upstreamPrepared = false;
+                statements.put(p.name(), st);
+                session.writeClient(BackendMessage.empty(session.alloc(), MessageType.PARSE_COMPLETE));
+            } else if (h.msg instanceof FrontendMessage.Bind b) {
+                portals.put(b.portal(), new Portal(statements.get(b.statement()), b));
+                session.writeClient(BackendMessage.empty(session.alloc(), MessageType.BIND_COMPLETE));
+            } else if (h.msg instanceof FrontendMessage.Describe) {
+                // The RowDescription is the start of the following Execute's entry.
+            } else if (h.msg instanceof FrontendMessage.Execute) {
+                session.writeClient(Unpooled.wrappedBuffer(byIndex.get(i).hit));
+            } else if (h.msg instanceof FrontendMessage.Close c) {
+                if (c.kind() == 'S') {
+                    statements.remove(c.name());
+                } else {
+                    portals.remove(c.name());
+                }
+                session.writeClient(BackendMessage.empty(session.alloc(), MessageType.CLOSE_COMPLETE));
+            } else if (h.msg == FrontendMessage.Sync.INSTANCE) {
+                session.writeClient(BackendMessage.ReadyForQuery.encode(session.alloc(), txStatus));
+            }
+            h.frame.release();
+        }
+        batch.clear();
+        batchBytes = 0;
+        session.flushClient();
+    }
+
+    /** Sends the held batch upstream without caching anything in it. */
+    private void sendHeldUncached() {
+        if (!batch.isEmpty()) {
+            sendBatch(List.of());
+        }
+    }
+
+    /**
+     * Sends the held batch upstream, preparing first any statement the client believes prepared but the
+     * backend has not seen (because its Parse was answered from cache), and capturing the results of
+     * {@code captured} Executes.
+     */
+    private void sendBatch(List<Exec> captured) {
+        Map<Integer, Exec> byIndex = new HashMap<>();
+        for (Exec x : captured) {
+            if (x.tokens != null) {
+                byIndex.put(x.batchIndex, x);
+            }
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            Held h = batch.get(i);
+            FrontendMessage msg = h.msg;
+            Pending p = new Pending(h.frame.getByte(h.frame.readerIndex()));
+            if (msg instanceof FrontendMessage.Parse parse) {
+                Statement st = new Statement(parse, analyze(parse.sql()));
+                st.upstreamPrepared = true;
+                statements.put(parse.name(), st);
+            } else if (msg instanceof FrontendMessage.Bind b) {
+                Statement st = statements.get(b.statement());
+                if (st != null && !st.upstreamPrepared) {
+                    injectParse(st);
+                }
+                if (st != null) {
+                    portals.put(b.portal(), new Portal(st, b));
+                }
+            } else if (msg instanceof FrontendMessage.Describe d) {
+                if (d.kind() == 'S') {
+                    Statement st = statements.get(d.name());
+                    if (st != null && !st.upstreamPrepared) {
+                        injectParse(st);
+                    }
+                } else if (i + 1 < batch.size() && byIndex.get(i + 1) != null && byIndex.get(i + 1).described) {
+                    p.capture = byIndex.get(i + 1).capture(cache);
+                }
+            } else if (msg instanceof FrontendMessage.Execute e) {
+                Portal portal = portals.get(e.portal());
+                Exec x = byIndex.get(i);
+                if (x != null) {
+                    p.capture = x.capture(cache);
+                    if (!groupCaptures.contains(p.capture)) {
+                        groupCaptures.add(p.capture);
+                    }
+                }
+                if (portal != null) {
+                    noteEffects(portal.statement.analysis);
+                } else {
+                    noteUnknownWrite();
+                }
+            } else if (msg instanceof FrontendMessage.Close c) {
+                if (c.kind() == 'S') {
+                    statements.remove(c.name());
+                } else {
+                    portals.remove(c.name());
+                }
+            }
+            pending.add(p);
+            session.writeUpstream(h.frame);
+        }
+        batch.clear();
+        batchBytes = 0;
+        session.flushUpstream();
+    }
+
+    private void injectParse(Statement st) {
+        Pending p = new Pending(MessageType.PARSE);
+        p.skip = true;
+        pending.add(p);
+        session.writeUpstream(st.parse.encode(session.alloc()));
+        st.upstreamPrepared = true;
+    }
+
+    // ---- cacheability ------------------------------------------------------------------------------------
+
+    private List<Analysis> analyzeScript(String sql) {
+        try {
+            return cache.analyzer().analyzeScript(sql);
+        } catch (RuntimeException e) {
+            log.warn("{} query analysis failed ({}); treating the query as an unknown write", session.prefix(), e.toString());
+            return List.of(cache.analyzer().analyze("DO $pgmemo_unparsed$ $pgmemo_unparsed$"));
+        }
+    }
+
+    private Analysis analyze(String sql) {
+        try {
+            return cache.analyzer().analyze(sql);
+        } catch (RuntimeException e) {
+            log.warn("{} query analysis failed ({}); treating the statement as an unknown write", session.prefix(), e.toString());
+            return cache.analyzer().analyze("DO $pgmemo_unparsed$ $pgmemo_unparsed$");
+        }
+    }
+
+    /**
+     * Decides whether a candidate SELECT may use the cache in this session right now, and how. Either
+     * returns a key-less verdict (bypass, counted), a request for catalog facts, or the tokens and TTL.
+     */
+    private Candidate evaluate(Analysis a, String sql, boolean countBypass) {
+        Candidate c = new Candidate();
+        String reason = sessionBypassReason();
+        if (reason == null && (context == null || contextDirty)) {
+            if (txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+                c.needsCatalog = new NeedCatalog(true, names(a.reads()), functionNames(a.unknownFunctions()));
+                return c;
+            }
+            reason = catalogFailed ? "catalog_error" : "context_unknown";
+        }
+        if (reason == null && context.hasTempSchema()) {
+            reason = "temp_table";
+        }
+        if (reason != null) {
+            if (countBypass) {
+                cache.metrics().bypass(reason);
+            }
+            return c;
+        }
+        Catalog catalog = cache.catalog();
+        List<Catalog.Name> rels = names(a.reads());
+        List<Catalog.Name> funcs = functionNames(a.unknownFunctions());
+        List<Catalog.Name> unknownRels = catalog.unknownRelations(context, rels);
+        List<Catalog.Name> unknownFuncs = catalog.unknownFunctions(context, funcs);
+        if (!unknownRels.isEmpty() || !unknownFuncs.isEmpty()) {
+            if (txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+                c.needsCatalog = new NeedCatalog(false, unknownRels, unknownFuncs);
+                return c;
+            }
+            cache.metrics().bypass(catalogFailed ? "catalog_error" : "catalog_unknown");
+            return c;
+        }
+        for (Catalog.Name f : funcs) {
+            if (catalog.function(context, f.key()) != Catalog.Volatility.IMMUTABLE) {
+                cache.metrics().bypass("volatile");
+                return c;
+            }
+        }
+        Set<String> tokenNames = new HashSet<>();
+        List<String> qualified = new ArrayList<>();
+        for (Catalog.Name n : rels) {
+            Catalog.Relation r = catalog.relation(context, n.key());
+            if (r.bypass() != null) {
+                cache.metrics().bypass(r.bypass());
+                return c;
+            }
+            tokenNames.addAll(r.tokenNames());
+            qualified.add(r.qualifiedName());
+        }
+        CachePolicy.Decision d = cache.policy().decide(qualified, a.fingerprint(), sql);
+        if (!d.cache()) {
+            cache.metrics().bypass("rule");
+            return c;
+        }
+        c.ttl = d.ttl();
+        c.tokenKeys = CacheService.readTokenKeys(database, tokenNames);
+        c.key = new byte[0]; // marker: cacheable; the caller builds the real key
+        return c;
+    }
+
+    /** Why this session cannot use the cache right now, whatever the query; null if it can. */
+    private String sessionBypassReason() {
+        if (txStatus == BackendMessage.ReadyForQuery.FAILED) {
+            return "failed_transaction";
+        }
+        if (txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION) {
+            if (txWrote) {
+                return "in_transaction";
+            }
+            String iso = txIsolation != null ? txIsolation : context == null ? null : context.defaultIsolation();
+            if (iso == null || !iso.equalsIgnoreCase("read committed")) {
+                return "isolation";
+            }
+        }
+        if (!cache.store().isAvailable()) {
+            return "store_unavailable";
+        }
+        return null;
+    }
+
+    private static List<Catalog.Name> names(Set<TableName> tables) {
+        List<Catalog.Name> out = new ArrayList<>(tables.size());
+        for (TableName t : tables) {
+            out.add(new Catalog.Name(t.schema(), t.name()));
+        }
+        return out;
+    }
+
+    private static List<Catalog.Name> functionNames(Set<String> functions) {
+        List<Catalog.Name> out = new ArrayList<>(functions.size());
+        for (String f : functions) {
+            int dot = f.lastIndexOf('.');
+            out.add(dot < 0 ? new Catalog.Name(null, f) : new Catalog.Name(f.substring(0, dot), f.substring(dot + 1)));
+        }
+        return out;
+    }
+
+    /** Looks all executes up at once; runs {@code then} on the event loop when every answer is in. */
+    private void lookup(List<Exec> execs, Runnable then) {
+        CompletableFuture<?>[] futures = new CompletableFuture<?>[execs.size()];
+        for (int i = 0; i < execs.size(); i++) {
+            Exec x = execs.get(i);
+            futures[i] = cache.store().lookup(x.key, x.candidate.tokenKeys).handle((Lookup l, Throwable err) -> {
+                if (err != null) {
+                    cache.metrics().storeErrors.increment();
+                    cache.metrics().bypass("store_error");
+                    return null;
+                }
+                x.tokens = l.tokens();
+                if (l.hasEntry()) {
+                    try {
+                        CacheEntry entry = CacheEntry.decode(l.entry());
+                        if (entry.matches(l.tokens())) {
+                            x.hit = entry.wire();
+                        }
+                    } catch (IllegalArgumentException e) {
+                        log.debug("ignoring a corrupt cache entry: {}", e.getMessage());
+                    }
+                }
+                return null;
+            });
+        }
+        CompletableFuture.allOf(futures).whenComplete((v, e) -> onLoop(then));
+    }
+
+    private void onLoop(Runnable r) {
+        if (session.eventLoop().inEventLoop()) {
+            r.run();
+        } else {
+            session.eventLoop().execute(r);
+        }
+    }
+
+    // ---- catalog queries ---------------------------------------------------------------------------------
+
+    /** Catalog facts a decision is waiting for. */
+    private record NeedCatalog(boolean context, List<Catalog.Name> relations, List<Catalog.Name> functions) {
+        NeedCatalog merge(NeedCatalog o) {
+            List<Catalog.Name> r = new ArrayList<>(relations);
+            o.relations.stream().filter(n -> !r.contains(n)).forEach(r::add);
+            List<Catalog.Name> f = new ArrayList<>(functions);
+            o.functions.stream().filter(n -> !f.contains(n)).forEach(f::add);
+            return new NeedCatalog(context || o.context, r, f);
+        }
+    }
+
+    /**
+     * Sends one simple Query with pgmemo's catalog questions on the session's own connection (so it runs
+     * with the session's user and search_path), skips its replies, and then runs {@code then}. Only used
+     * while the session is idle, so it cannot disturb a transaction.
+     */
+    private void runCatalogQuery(NeedCatalog need, Runnable then) {
+        cache.metrics().catalogLookups.increment();
+        List<String> sql = new ArrayList<>();
+        List<Consumer<ByteBuf>> rowHandlers = new ArrayList<>();
+        if (need.context() || context == null || contextDirty) {
+            sql.add(SessionContext.query());
+            rowHandlers.add(row -> {
+                context = SessionContext.fromRow(row);
+                contextDirty = false;
+            });
+        }
+        if (!need.relations().isEmpty()) {
+            List<Catalog.Name> rels = need.relations();
+            sql.add(Catalog.relationsQuery(rels));
+            rowHandlers.add(row -> cache.catalog().rememberRelation(context, rels, row));
+        }
+        if (!need.functions().isEmpty()) {
+            List<Catalog.Name> funcs = need.functions();
+            sql.add(Catalog.functionsQuery(funcs));
+            rowHandlers.add(row -> cache.catalog().rememberFunction(context, funcs, row));
+        }
+        Pending p = new Pending(INTERNAL);
+        p.skip = true;
+        p.internal = new InternalQuery(rowHandlers, then);
+        pending.add(p);
+        pauseClient();
+        session.writeUpstream(new FrontendMessage.Query(String.join(";\n", sql)).encode(session.alloc()));
+        session.flushUpstream();
+    }
+
+    private static final byte INTERNAL = 'i';
+
+    // ---- effects of statements sent upstream -------------------------------------------------------------
+
+    /** Records what a statement sent upstream may change: tables to invalidate, session context, transaction. */
+    private void noteEffects(Analysis a) {
+        switch (a.kind()) {
+            case SELECT -> {
+                if (!a.unknownFunctions().isEmpty() && context != null) {
+                    for (Catalog.Name f : functionNames(a.unknownFunctions())) {
+                        Catalog.Volatility v = cache.catalog().function(context, f.key());
+                        if (v != Catalog.Volatility.IMMUTABLE && v != Catalog.Volatility.STABLE) {
+                            // A volatile user function may write anything and change session settings.
+                            noteUnknownWrite();
+                            return;
+                        }
+                    }
+                } else if (!a.unknownFunctions().isEmpty()) {
+                    noteUnknownWrite();
+                    return;
+                }
+                if (a.callsSetConfig()) {
+                    dirtyContext();
+                }
+                if (a.writesUnknown()) {
+                    noteUnknownWrite();
+                } else if (!a.writes().isEmpty()) {
+                    noteWrites(a);
+                }
+            }
+            case INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY_FROM, REFRESH_MATVIEW -> noteWrites(a);
+            case BEGIN -> {
+                txIsolation = a.isolationLevel();
+                txWrote = false;
+            }
+            case SET, RESET, DISCARD -> {
+                dirtyContext();
+                if (a.isolationLevel() != null && txStatus != BackendMessage.ReadyForQuery.IDLE) {
+                    txIsolation = a.isolationLevel();
+                }
+            }
+            case DDL, GRANT_REVOKE -> {
+                cache.catalog().invalidateDatabase(database);
+                dirtyContext();
+                noteWrites(a);
+                pendingEpochBump = true;
+                txWrote = true;
+            }
+            case COMMIT, ROLLBACK, SAVEPOINT, SHOW, EMPTY, LISTEN_NOTIFY, LOCK, VACUUM_ANALYZE, COPY_TO -> {
+                if (a.writesUnknown()) {
+                    noteUnknownWrite();
+                }
+            }
+            case EXPLAIN -> {
+                if (a.writesUnknown() || !a.writes().isEmpty()) {
+                    noteWrites(a);
+                }
+            }
+            default -> noteUnknownWrite(); // CALL, DO, PREPARE/EXECUTE, OTHER, UNPARSEABLE
+        }
+    }
+
+    private void noteWrites(Analysis a) {
+        txWrote = true;
+        if (a.writesUnknown()) {
+            pendingEpochBump = true;
+        }
+        for (TableName t : a.writes()) {
+            pendingTableBumps.add(t.name());
+            pendingWriteTargets.add(new Catalog.Name(t.schema(), t.name()));
+        }
+    }
+
+    private void noteUnknownWrite() {
+        txWrote = true;
+        pendingEpochBump = true;
+        dirtyContext();
+    }
+
+    private void dirtyContext() {
+        contextDirty = true;
+        txDirtiedContext = true;
+    }
+
+    // =====================================================================================================
+    // Upstream -> client
+    // =====================================================================================================
+
+    void onUpstreamFrame(ByteBuf frame) {
+        if (upstreamPaused) {
+            upstreamBacklog.add(frame);
+            return;
+        }
+        processUpstreamFrame(frame);
+    }
+
+    private void processUpstreamFrame(ByteBuf frame) {
+        byte type = frame.getByte(frame.readerIndex());
+        Pending head = pending.peek();
+        // Asynchronous messages may arrive at any time (PostgreSQL docs 55.2.7).
+        if (type == MessageType.NOTICE_RESPONSE || type == MessageType.NOTIFICATION_RESPONSE
+                || type == MessageType.PARAMETER_STATUS) {
+            if (type == MessageType.PARAMETER_STATUS) {
+                contextDirty = true;
+            }
+            if (head != null && head.skip) {
+                frame.release();
+                return;
+            }
+            if (type == MessageType.NOTICE_RESPONSE && head != null && head.capture != null) {
+                head.capture.fail("notice");
+            }
+            session.writeClient(frame);
+            return;
+        }
+        if (head == null) {
+            session.writeClient(frame);
+            return;
+        }
+        switch (head.kind) {
+            case MessageType.QUERY, MessageType.FUNCTION_CALL, INTERNAL -> {
+                if (type == MessageType.READY_FOR_QUERY) {
+                    pending.poll();
+                    onReadyForQuery(frame, head);
+                    return;
+                }
+                if (type == MessageType.ERROR_RESPONSE) {
+                    groupError = true;
+                    if (head.internal != null) {
+                        head.internal.failed = true;
+                        log.warn("{} pgmemo's catalog query failed: {}", session.prefix(),
+                                BackendMessage.ErrorOrNotice.decode(frame).message());
+                    }
+                } else if (head.internal != null && type == MessageType.DATA_ROW) {
+                    head.internal.row(frame);
+                } else if (head.internal != null && type == MessageType.COMMAND_COMPLETE) {
+                    head.internal.statementDone();
+                }
+                if (head.capture != null) {
+                    head.capture.add(frame, type);
+                }
+                relayOrDrop(frame, head);
+            }
+            case MessageType.SYNC -> {
+                if (type == MessageType.READY_FOR_QUERY) {
+                    pending.poll();
+                    onReadyForQuery(frame, head);
+                } else {
+                    relayOrDrop(frame, head);
+                }
+            }
+            default -> onExtendedReply(frame, type, head);
+        }
+    }
+
+    private void onExtendedReply(ByteBuf frame, byte type, Pending head) {
+        if (type == MessageType.ERROR_RESPONSE) {
+            // The backend now discards messages until Sync: the replies we expected before it never come.
+            groupError = true;
+            relayOrDrop(frame, head);
+            while (!pending.isEmpty() && pending.peek().kind != MessageType.SYNC) {
+                Pending dropped = pending.poll();
+                if (dropped.capture != null) {
+                    dropped.capture.fail("error");
+                }
+            }
+            return;
+        }
+        if (head.capture != null) {
+            head.capture.add(frame, type);
+        }
+        boolean done = switch (head.kind) {
+            case MessageType.PARSE -> type == MessageType.PARSE_COMPLETE;
+            case MessageType.BIND -> type == MessageType.BIND_COMPLETE;
+            case MessageType.DESCRIBE -> type == MessageType.ROW_DESCRIPTION || type == MessageType.NO_DATA;
+            case MessageType.CLOSE -> type == MessageType.CLOSE_COMPLETE;
+            case MessageType.EXECUTE -> type == MessageType.COMMAND_COMPLETE || type == MessageType.EMPTY_QUERY_RESPONSE
+                    || type == MessageType.PORTAL_SUSPENDED;
+            default -> false;
+        };
+        if (done) {
+            pending.poll();
+            if (head.kind == MessageType.EXECUTE && head.capture != null) {
+                if (type == MessageType.COMMAND_COMPLETE) {
+                    head.capture.complete = true;
+                } else {
+                    head.capture.fail("incomplete");
+                }
+            }
+        }
+        relayOrDrop(frame, head);
+    }
+
+    private void relayOrDrop(ByteBuf frame, Pending head) {
+        if (head.skip) {
+            frame.release();
+        } else {
+            session.writeClient(frame);
+        }
+    }
+
+    private void onReadyForQuery(ByteBuf frame, Pending head) {
+        byte status = BackendMessage.ReadyForQuery.decode(frame).status();
+        byte previous = txStatus;
+        txStatus = status;
+        if (head.capture != null && head.kind == MessageType.QUERY && !groupError) {
+            head.capture.complete = head.capture.sawCommandComplete;
+        }
+        storeCaptures(status);
+        groupError = false;
+        if (status == BackendMessage.ReadyForQuery.IDLE) {
+            if (previous != BackendMessage.ReadyForQuery.IDLE && txDirtiedContext) {
+                contextDirty = true; // SET LOCAL ends, ROLLBACK undoes SETs
+            }
+            txDirtiedContext = false;
+            txWrote = false;
+            txIsolation = null;
+        }
+        if (head.internal != null) {
+            frame.release();
+            if (head.internal.failed) {
+                catalogFailed = true;
+            }
+            head.internal.done();
+            return;
+        }
+        if (status == BackendMessage.ReadyForQuery.IDLE && (pendingEpochBump || !pendingTableBumps.isEmpty())) {
+            invalidateThenRelay(frame, status);
+            return;
+        }
+        relayReadyForQuery(frame, status);
+    }
+
+    private void relayReadyForQuery(ByteBuf frame, byte status) {
+        session.writeClient(frame);
+        session.onReadyForQueryRelayed(status);
+    }
+
+    /**
+     * The transaction that wrote has ended (committed or rolled back): replace the version tokens of what it
+     * wrote, and only then let the client see ReadyForQuery, so that its next read, and every read that
+     * starts after it, misses the old entries.
+     */
+    private void invalidateThenRelay(ByteBuf frame, byte status) {
+        pauseUpstream();
+        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed) {
+            List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, pendingWriteTargets);
+            if (!unknown.isEmpty()) {
+                // Learn the written relations' views, partitions and foreign keys first (the session is idle now).
+                sendCatalogQueryBeforeBump(unknown, frame, status);
+                return;
+            }
+        }
+        bumpAndRelay(frame, status);
+    }
+
+    private void sendCatalogQueryBeforeBump(List<Catalog.Name> unknown, ByteBuf frame, byte status) {
+        cache.metrics().catalogLookups.increment();
+        List<Consumer<ByteBuf>> handlers = List.of(row -> cache.catalog().rememberRelation(context, unknown, row));
+        Pending p = new Pending(INTERNAL);
+        p.skip = true;
+        p.internal = new InternalQuery(handlers, () -> bumpAndRelay(frame, status));
+        // The reply must be processed even though the upstream is paused for everything else.
+        pending.addFirst(p);
+        internalWhilePaused = p;
+        session.writeUpstream(new FrontendMessage.Query(Catalog.relationsQuery(unknown)).encode(session.alloc()));
+        session.flushUpstream();
+        upstreamPaused = false;
+        upstreamPausedForBump = true;
+        session.readUpstreamIfPossible();
+    }
+
+    private Pending internalWhilePaused;
+    private boolean upstreamPausedForBump;
+
+    private void bumpAndRelay(ByteBuf frame, byte status) {
+        internalWhilePaused = null;
+        upstreamPausedForBump = false;
+        upstreamPaused = true;
+        Set<String> names = new LinkedHashSet<>(pendingTableBumps);
+        boolean epoch = pendingEpochBump;
+        if (context != null && !contextDirty) {
+            for (Catalog.Name n : pendingWriteTargets) {
+                Catalog.Relation r = cache.catalog().relation(context, n.key());
+                if (r == null) {
+                    continue;
+                }
+                names.addAll(r.tokenNames());
+                names.addAll(r.cascadeNames());
+                epoch |= r.userTriggers();
+            }
+        } else if (!pendingWriteTargets.isEmpty()) {
+            epoch = true; // the written relations' dependants are unknown
+        }
+        pendingTableBumps.clear();
+        pendingWriteTargets.clear();
+        pendingEpochBump = false;
+        List<byte[]> keys = new ArrayList<>();
+        for (String n : names) {
+            keys.add(CacheService.tableToken(database, n));
+        }
+        if (epoch) {
+            keys.add(Keys.databaseEpoch(database));
+        }
+        cache.metrics().invalidations.increment(keys.size());
+        cache.store().bump(keys).whenComplete((v, err) -> onLoop(() -> {
+            if (err != null) {
+                cache.metrics().storeErrors.increment();
+            }
+            relayReadyForQuery(frame, status);
+            session.flushClient();
+            resumeUpstream();
+        }));
+    }
+
+    private void storeCaptures(byte status) {
+        if (groupCaptures.isEmpty()) {
+            return;
+        }
+        for (Capture c : groupCaptures) {
+            String reason = c.failure != null ? c.failure
+                    : groupError ? "error"
+                    : !c.complete ? "incomplete"
+                    : status == BackendMessage.ReadyForQuery.FAILED ? "error"
+                    : null;
+            if (reason != null) {
+                cache.metrics().notStored(reason);
+                c.discard();
+                continue;
+            }
+            byte[] wire = c.bytes();
+            c.discard();
+            byte[] entry = new CacheEntry(c.tokens, wire).encode();
+            cache.store().put(c.key, entry, c.ttl).whenComplete((v, err) -> {
+                if (err != null) {
+                    cache.metrics().storeErrors.increment();
+                } else {
+                    cache.metrics().stores.increment();
+                }
+            });
+        }
+        groupCaptures.clear();
+    }
+
+    // ---- pausing -----------------------------------------------------------------------------------------
+
+    private void pauseClient() {
+        clientPaused = true;
+    }
+
+    private void resumeClient() {
+        clientPaused = false;
+        while (!clientPaused && !clientBacklog.isEmpty()) {
+            processClientFrame(clientBacklog.poll());
+        }
+        session.flushUpstream();
+        if (!clientPaused) {
+            session.readClientIfPossible();
+        }
+    }
+
+    private void pauseUpstream() {
+        upstreamPaused = true;
+    }
+
+    private void resumeUpstream() {
+        upstreamPaused = false;
+        while (!upstreamPaused && !upstreamBacklog.isEmpty()) {
+            processUpstreamFrame(upstreamBacklog.poll());
+        }
+        session.flushClient();
+        if (!upstreamPaused) {
+            session.readUpstreamIfPossible();
+        }
+    }
+
+    // =====================================================================================================
+    // Small types
+    // =====================================================================================================
+
+    /** A reply PostgreSQL still owes: kind is the request's message type (or INTERNAL). */
+    private static final class Pending {
+        final byte kind;
+        boolean skip;
+        Capture capture;
+        InternalQuery internal;
+
+        Pending(byte kind) {
+            this.kind = kind;
+        }
+    }
+
+    /** A held extended-protocol message. */
+    private record Held(ByteBuf frame, FrontendMessage msg) {
+    }
+
+    /** A statement as the client prepared it. */
+    private static final class Statement {
+        final FrontendMessage.Parse parse;
+        final Analysis analysis;
+        boolean upstreamPrepared = true;
+
+        Statement(FrontendMessage.Parse parse, Analysis analysis) {
+            this.parse = parse;
+            this.analysis = analysis;
+        }
+    }
+
+    /** A portal as the client bound it. */
+    private record Portal(Statement statement, FrontendMessage.Bind bind) {
+    }
+
+    /** The verdict for one candidate: a catalog request, a bypass (key null), or tokens and TTL. */
+    private static final class Candidate {
+        NeedCatalog needsCatalog;
+        byte[] key;
+        Duration ttl;
+        List<byte[]> tokenKeys;
+    }
+
+    /** One Execute (or simple Query) looked up in the cache. */
+    private static final class Exec {
+        final Analysis analysis;
+        final Candidate candidate;
+        final byte[] key;
+        final boolean described;
+        int batchIndex;
+        List<byte[]> tokens;
+        byte[] hit;
+        private Capture capture;
+
+        Exec(Analysis analysis, Candidate candidate, byte[] key, boolean described) {
+            this.analysis = analysis;
+            this.candidate = candidate;
+            this.key = key;
+            this.described = described;
+        }
+
+        Capture capture(CacheService cache) {
+            if (capture == null) {
+                capture = new Capture(key, tokens, candidate.ttl, cache.maxEntrySize());
+            }
+            return capture;
+        }
+    }
+
+    /** Copies of the frames of one result, to be stored if it completes cleanly. */
+    private static final class Capture {
+        final byte[] key;
+        final List<byte[]> tokens;
+        final Duration ttl;
+        final long max;
+        ByteBuf buf = Unpooled.buffer(256);
+        boolean complete;
+        boolean sawCommandComplete;
+        String failure;
+
+        Capture(byte[] key, List<byte[]> tokens, Duration ttl, long max) {
+            this.key = key;
+            this.tokens = tokens;
+            this.ttl = ttl;
+            this.max = max;
+        }
+
+        void add(ByteBuf frame, byte type) {
+            if (failure != null) {
+                return;
+            }
+            switch (type) {
+                case MessageType.ROW_DESCRIPTION, MessageType.NO_DATA, MessageType.DATA_ROW -> {
+                }
+                case MessageType.COMMAND_COMPLETE -> {
+                    if (sawCommandComplete) {
+                        fail("multiple_results");
+                        return;
+                    }
+                    sawCommandComplete = true;
+                }
+                case MessageType.ERROR_RESPONSE -> {
+                    fail("error");
+                    return;
+                }
+                default -> {
+                    fail("unexpected_message");
+                    return;
+                }
+            }
+            if (buf.readableBytes() + frame.readableBytes() > max) {
+                fail("too_large");
+                return;
+            }
+            buf.writeBytes(frame, frame.readerIndex(), frame.readableBytes());
+        }
+
+        void fail(String reason) {
+            if (failure == null) {
+                failure = reason;
+            }
+            if (buf != null) {
+                buf.release();
+                buf = null;
+            }
+        }
+
+        byte[] bytes() {
+            byte[] out = new byte[buf.readableBytes()];
+            buf.getBytes(buf.readerIndex(), out);
+            return out;
+        }
+
+        void discard() {
+            if (buf != null) {
+                buf.release();
+                buf = null;
+            }
+        }
+    }
+
+    /** pgmemo's own catalog query: one row handler per statement, then a continuation. */
+    private static final class InternalQuery {
+        final List<Consumer<ByteBuf>> handlers;
+        final Runnable then;
+        int statement;
+        boolean failed;
+
+        InternalQuery(List<Consumer<ByteBuf>> handlers, Runnable then) {
+            this.handlers = handlers;
+            this.then = then;
+        }
+
+        void row(ByteBuf frame) {
+            if (failed || statement >= handlers.size()) {
+                return;
+            }
+            try {
+                handlers.get(statement).accept(frame);
+            } catch (RuntimeException e) {
+                failed = true;
+                log.warn("could not read pgmemo's catalog query result: {}", e.toString());
+            }
+        }
+
+        void statementDone() {
+            statement++;
+        }
+
+        void done() {
+            then.run();
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package dev.pgmemo.proxy.cache;
+
+import dev.pgmemo.cache.analysis.Analysis;
+import dev.pgmemo.cache.analysis.Fingerprint;
+import dev.pgmemo.cache.analysis.QueryAnalyzer;
+import dev.pgmemo.cache.policy.CachePolicy;
+import dev.pgmemo.cache.store.CacheStore;
+import dev.pgmemo.cache.store.Keys;
+import dev.pgmemo.cache.store.MemoryStore;
+import dev.pgmemo.cache.store.RedisStore;
+import dev.pgmemo.cache.store.ResilientStore;
+import dev.pgmemo.config.PgmemoConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Everything the sessions of one pgmemo share for caching: the analyzer, the rules, the store, the catalog
+ * memo and the metrics. Thread-safe; the policy is swapped atomically on reload.
+ */
+public final class CacheService implements AutoCloseable {
+    private final QueryAnalyzer analyzer;
+    private final ResilientStore store;
+    private final Catalog catalog;
+    private final CacheMetrics metrics;
+    private final long maxEntrySize;
+    private volatile CachePolicy policy;
+
+    public CacheService(PgmemoConfig config, MeterRegistry registry) {
+        this.analyzer = new QueryAnalyzer(config.cache().analysisCacheSize());
+        CacheStore raw = config.cache().store() == null
+                ? new MemoryStore(config.cache().memoryMaxSize())
+                : new RedisStore(config.cache().store(), "", config.cache().storeTimeout());
+        this.store = new ResilientStore(raw, config.cache().storeTimeout());
+        this.catalog = new Catalog(Duration.ofMinutes(5));
+        this.metrics = new CacheMetrics(registry, store);
+        this.maxEntrySize = config.cache().maxEntrySize();
+        this.policy = new CachePolicy(config.cache(), config.rules(), Fingerprint::of);
+    }
+
+    public QueryAnalyzer analyzer() {
+        return analyzer;
+    }
+
+    public ResilientStore store() {
+        return store;
+    }
+
+    public Catalog catalog() {
+        return catalog;
+    }
+
+    public CacheMetrics metrics() {
+        return metrics;
+    }
+
+    public CachePolicy policy() {
+        return policy;
+    }
+
+    public long maxEntrySize() {
+        return maxEntrySize;
+    }
+
+    /** Applies new rules (reload); the store and its settings stay as they were started. */
+    public void reload(PgmemoConfig config) {
+        this.policy = new CachePolicy(config.cache(), config.rules(), Fingerprint::of);
+    }
+
+    /** True when the analysis leaves the statement a candidate (maybe after checking functions in pg_proc). */
+    public static boolean candidate(Analysis a) {
+        return a.kind() == Analysis.Kind.SELECT
+                && (a.cacheable() || a.reason() == Analysis.BypassReason.UNVERIFIED_FUNCTION);
+    }
+
+    /** Version-token keys guarding a result: one per relation name, the database epoch and the global epoch. */
+    public static List<byte[]> readTokenKeys(String database, Collection<String> relationNames) {
+        List<byte[]> keys = new ArrayList<>(relationNames.size() + 2);
+        for (String n : new TreeSet<>(relationNames)) {
+            keys.add(tableToken(database, n));
+        }
+        keys.add(Keys.databaseEpoch(database));
+        keys.add(Keys.globalEpoch());
+        return keys;
+    }
+
+    /**
+     * Tokens are per relation name within a database, whatever its schema: a write to {@code a.t} also
+     * invalidates reads of {@code b.t}. That costs a little precision and can never miss a table because
+     * search_path resolved a name differently.
+     */
+    public static byte[] tableToken(String database, String relationName) {
+        return Keys.tableToken(database, "*", relationName);
+    }
+
+    /** Builds cache keys: a SHA-256 over length-prefixed parts, so no two different inputs share a key. */
+    public static final class KeyBuilder {
+        private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
+            try {
+                return MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        private final MessageDigest md;
+
+        public KeyBuilder(byte protocolMarker, SessionContext ctx) {
+            md = SHA256.get();
+            md.reset();
+            md.update((byte) 1); // key format version
+            md.update(protocolMarker);
+            bytes(ctx.keyBytes());
+        }
+
+        public KeyBuilder text(String s) {
+            return bytes(s.getBytes(StandardCharsets.UTF_8));
+        }
+
+        public KeyBuilder bytes(byte[] b) {
+            if (b == null) {
+                intValue(-1);
+            } else {
+                intValue(b.length);
+                md.update(b);
+            }
+            return this;
+        }
+
+        public KeyBuilder intValue(int v) {
+            md.update((byte) (v >>> 24));
+            md.update((byte) (v >>> 16));
+            md.update((byte) (v >>> 8));
+            md.update((byte) v);
+            return this;
+        }
+
+        public byte[] build() {
+            return Keys.entry(md.digest());
+        }
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}

@@ -1,0 +1,214 @@
+package dev.pgmemo.proxy.cache;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.pgmemo.protocol.BackendMessage;
+import io.netty.buffer.ByteBuf;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * What pgmemo knows about relations and functions, read from PostgreSQL's catalogs through the session's
+ * own upstream connection (so it sees exactly what that user sees) and remembered per database and
+ * search_path until DDL passes through pgmemo (or {@code maxAge} passes, for DDL made elsewhere).
+ */
+public final class Catalog {
+
+    /**
+     * A relation name as resolved under one search_path.
+     *
+     * @param qualifiedName schema.name of the relation itself (for rule matching), null when missing
+     * @param tokenNames    relation names whose version tokens guard it: itself, views' base relations,
+     *                      partition ancestors and descendants
+     * @param bypass        why a query reading it cannot be cached (temporary, catalog, foreign, sequence,
+     *                      view calling a non-immutable function, missing), or null
+     * @param cascadeNames  relations a write to it can change through foreign keys (recursively)
+     * @param userTriggers  whether a write to it fires user triggers, which may write anywhere
+     */
+    public record Relation(String qualifiedName, List<String> tokenNames, String bypass, List<String> cascadeNames,
+                           boolean userTriggers) {
+    }
+
+    /** Function volatility, as in pg_proc.provolatile; MISSING when no function has that name. */
+    public enum Volatility { IMMUTABLE, STABLE, VOLATILE, MISSING }
+
+    private final Cache<String, Relation> relations;
+    private final Cache<String, Volatility> functions;
+
+    public Catalog(Duration maxAge) {
+        relations = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).build();
+        functions = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).build();
+    }
+
+    private static String relationKey(SessionContext ctx, String name) {
+        return ctx.database() + '\u0000' + ctx.searchPath() + '\u0000' + name;
+    }
+
+    private static String functionKey(SessionContext ctx, String name) {
+        return ctx.database() + '\u0000' + ctx.searchPath() + '\u0000' + name;
+    }
+
+    public Relation relation(SessionContext ctx, String name) {
+        return relations.getIfPresent(relationKey(ctx, name));
+    }
+
+    public Volatility function(SessionContext ctx, String name) {
+        return functions.getIfPresent(functionKey(ctx, name));
+    }
+
+    /** Forgets everything known about a database (after DDL in it). */
+    public void invalidateDatabase(String database) {
+        String prefix = database + '\u0000';
+        relations.asMap().keySet().removeIf(k -> k.startsWith(prefix));
+        functions.asMap().keySet().removeIf(k -> k.startsWith(prefix));
+    }
+
+    public void invalidateAll() {
+        relations.invalidateAll();
+        functions.invalidateAll();
+    }
+
+    /**
+     * Relation names are passed as SQL identifiers exactly as the analyzer produced them: a list of
+     * already-normalized parts (schema may be null). They are quoted here, so no name can inject SQL.
+     */
+    public record Name(String schema, String name) {
+        public String regclassText() {
+            return schema == null ? quoteIdent(name) : quoteIdent(schema) + "." + quoteIdent(name);
+        }
+
+        public String key() {
+            return schema == null ? name : schema + "." + name;
+        }
+    }
+
+    /** SQL returning one row per requested relation: index, then the fields of {@link Relation}. */
+    public static String relationsQuery(List<Name> names) {
+        StringBuilder values = new StringBuilder();
+        for (int i = 0; i < names.size(); i++) {
+            if (i > 0) {
+                values.append(", ");
+            }
+            values.append('(').append(i).append(", ").append(quoteLiteral(names.get(i).regclassText())).append(')');
+        }
+        return "WITH RECURSIVE req(i, qname) AS (VALUES " + values + "),"
+                + " base AS (SELECT req.i, pg_catalog.to_regclass(req.qname)::oid AS oid FROM req),"
+                + " deps(i, oid) AS ("
+                + "  SELECT base.i, base.oid FROM base WHERE base.oid IS NOT NULL"
+                + "  UNION"
+                + "  SELECT d.i, x.oid FROM deps d CROSS JOIN LATERAL ("
+                + "    SELECT dep.refobjid AS oid FROM pg_catalog.pg_rewrite rw"
+                + "      JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+                + "       AND dep.objid = rw.oid AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                + "      JOIN pg_catalog.pg_class vc ON vc.oid = rw.ev_class AND vc.relkind = 'v'"
+                + "     WHERE rw.ev_class = d.oid AND dep.refobjid <> d.oid"
+                + "    UNION SELECT inh.inhrelid FROM pg_catalog.pg_inherits inh WHERE inh.inhparent = d.oid"
+                + "    UNION SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = d.oid"
+                + "  ) x),"
+                + " fk(i, oid) AS ("
+                + "  SELECT deps.i, deps.oid FROM deps"
+                + "  UNION"
+                + "  SELECT f.i, con.conrelid FROM fk f JOIN pg_catalog.pg_constraint con"
+                + "    ON con.contype = 'f' AND con.confrelid = f.oid AND con.conrelid <> f.oid),"
+                + " volatile_views AS ("
+                + "  SELECT DISTINCT d.i FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid AND c.relkind = 'v'"
+                + "   JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = c.oid"
+                + "   JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND dep.objid = rw.oid"
+                + "    AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
+                + "   JOIN pg_catalog.pg_proc p ON p.oid = dep.refobjid AND p.provolatile <> 'i')"
+                + " SELECT b.i,"
+                + "  (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = b.oid),"
+                + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i),"
+                + "  CASE WHEN b.oid IS NULL THEN 'missing'"
+                + "   WHEN EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i AND c.relpersistence = 't') THEN 'temp_table'"
+                + "   WHEN EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                + "     WHERE d.i = b.i AND (n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg\\_toast%')) THEN 'system_catalog'"
+                + "   WHEN EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i AND c.relkind = 'f') THEN 'foreign_table'"
+                + "   WHEN EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i AND c.relkind = 'S') THEN 'sequence'"
+                + "   WHEN EXISTS (SELECT 1 FROM volatile_views v WHERE v.i = b.i) THEN 'volatile'"
+                + "   ELSE '' END,"
+                + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM fk f JOIN pg_catalog.pg_class c ON c.oid = f.oid WHERE f.i = b.i),"
+                + "  EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_trigger t ON t.tgrelid = d.oid WHERE d.i = b.i AND NOT t.tgisinternal)::text"
+                + " FROM base b ORDER BY b.i";
+    }
+
+    /** SQL returning one row per requested function: index, then 1/2/3 for immutable/stable/volatile or NULL. */
+    public static String functionsQuery(List<Name> names) {
+        StringBuilder values = new StringBuilder();
+        for (int i = 0; i < names.size(); i++) {
+            if (i > 0) {
+                values.append(", ");
+            }
+            Name n = names.get(i);
+            values.append('(').append(i).append(", ").append(quoteLiteral(n.name())).append(", ")
+                    .append(n.schema() == null ? "NULL::text" : quoteLiteral(n.schema())).append(')');
+        }
+        return "SELECT f.i, (SELECT pg_catalog.max(CASE p.provolatile WHEN 'i' THEN 1 WHEN 's' THEN 2 ELSE 3 END)"
+                + " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+                + " WHERE p.proname = f.fname AND (f.fschema IS NULL OR n.nspname = f.fschema))"
+                + " FROM (VALUES " + values + ") f(i, fname, fschema) ORDER BY f.i";
+    }
+
+    /** Remembers the answer row of {@link #relationsQuery} for {@code names.get(i)}. */
+    public Relation rememberRelation(SessionContext ctx, List<Name> names, ByteBuf dataRow) {
+        String[] c = BackendMessage.dataRowText(dataRow);
+        int i = Integer.parseInt(c[0]);
+        Relation r = new Relation(c[1], lines(c[2]), c[3] == null || c[3].isEmpty() ? null : c[3], lines(c[4]),
+                "true".equals(c[5]));
+        relations.put(relationKey(ctx, names.get(i).key()), r);
+        return r;
+    }
+
+    /** Remembers the answer row of {@link #functionsQuery} for {@code names.get(i)}. */
+    public Volatility rememberFunction(SessionContext ctx, List<Name> names, ByteBuf dataRow) {
+        String[] c = BackendMessage.dataRowText(dataRow);
+        int i = Integer.parseInt(c[0]);
+        Volatility v = c[1] == null ? Volatility.MISSING
+                : switch (c[1]) {
+                    case "1" -> Volatility.IMMUTABLE;
+                    case "2" -> Volatility.STABLE;
+                    default -> Volatility.VOLATILE;
+                };
+        functions.put(functionKey(ctx, names.get(i).key()), v);
+        return v;
+    }
+
+    private static List<String> lines(String s) {
+        if (s == null || s.isEmpty()) {
+            return List.of();
+        }
+        return List.copyOf(Arrays.asList(s.split("\n")));
+    }
+
+    static String quoteIdent(String s) {
+        return '"' + s.replace("\"", "\"\"") + '"';
+    }
+
+    static String quoteLiteral(String s) {
+        return "'" + s.replace("'", "''") + "'";
+    }
+
+    /** Names among {@code wanted} not yet known under this context. */
+    public List<Name> unknownRelations(SessionContext ctx, Collection<Name> wanted) {
+        List<Name> out = new ArrayList<>();
+        for (Name n : wanted) {
+            if (relation(ctx, n.key()) == null && !out.contains(n)) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+
+    public List<Name> unknownFunctions(SessionContext ctx, Collection<Name> wanted) {
+        List<Name> out = new ArrayList<>();
+        for (Name n : wanted) {
+            if (function(ctx, n.key()) == null && !out.contains(n)) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+}
