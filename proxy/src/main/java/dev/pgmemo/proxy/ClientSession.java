@@ -357,7 +357,11 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.info("{} upstream connection error: {}", prefix, cause.getMessage());
+            if (cause instanceof java.io.IOException) {
+                log.info("{} upstream connection error: {}", prefix, cause.getMessage());
+            } else {
+                log.error("{} internal error while handling a reply from PostgreSQL; closing the session", prefix, cause);
+            }
             if (state == State.READY || state == State.AUTHENTICATING) {
                 fatal(SqlState.CONNECTION_FAILURE, "connection to the upstream PostgreSQL server was lost: " + describe(cause), null);
             } else {

@@ -53,9 +53,6 @@ final class QueryFlow {
 
     // ---- reply tracking ----
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
-    /** Captures of the current request group (up to the next ReadyForQuery). */
-    private final List<Capture> groupCaptures = new ArrayList<>();
-    private boolean groupError;
 
     // ---- client side ----
     private final ArrayDeque<ByteBuf> clientBacklog = new ArrayDeque<>();
@@ -115,10 +112,11 @@ final class QueryFlow {
             if (p.capture != null) {
                 p.capture.discard();
             }
+            if (p.groupCaptures != null) {
+                p.groupCaptures.forEach(Capture::discard);
+            }
         }
         pending.clear();
-        groupCaptures.forEach(Capture::discard);
-        groupCaptures.clear();
     }
 
     // =====================================================================================================
@@ -217,7 +215,7 @@ final class QueryFlow {
                         if (exec.tokens != null) {
                             cache.metrics().misses.increment();
                             p.capture = new Capture(exec.key, exec.tokens, c.ttl, cache.maxEntrySize());
-                            groupCaptures.add(p.capture);
+                            p.groupCaptures = new ArrayList<>(List.of(p.capture));
                         }
                         pending.add(p);
                         session.writeUpstream(frame);
@@ -439,6 +437,7 @@ final class QueryFlow {
                 byIndex.put(x.batchIndex, x);
             }
         }
+        List<Capture> captures = new ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             FrontendMessage msg = h.msg;
@@ -469,9 +468,7 @@ final class QueryFlow {
                 Exec x = byIndex.get(i);
                 if (x != null) {
                     p.capture = x.capture(cache);
-                    if (!groupCaptures.contains(p.capture)) {
-                        groupCaptures.add(p.capture);
-                    }
+                    captures.add(p.capture);
                 }
                 if (portal != null) {
                     noteEffects(portal.statement.analysis);
@@ -485,9 +482,15 @@ final class QueryFlow {
                     portals.remove(c.name());
                 }
             }
+            if (msg == FrontendMessage.Sync.INSTANCE) {
+                // The captures of this batch are stored (or not) when this Sync's ReadyForQuery arrives.
+                p.groupCaptures = captures;
+                captures = new ArrayList<>();
+            }
             pending.add(p);
             session.writeUpstream(h.frame);
         }
+        captures.forEach(Capture::discard); // a batch always ends with Sync; this is only a safety net
         batch.clear();
         batchBytes = 0;
         session.flushUpstream();
@@ -833,7 +836,7 @@ final class QueryFlow {
                     return;
                 }
                 if (type == MessageType.ERROR_RESPONSE) {
-                    groupError = true;
+                    head.error = true;
                     if (head.internal != null) {
                         head.internal.failed = true;
                         log.warn("{} pgmemo's catalog query failed: {}", session.prefix(),
@@ -864,13 +867,15 @@ final class QueryFlow {
     private void onExtendedReply(ByteBuf frame, byte type, Pending head) {
         if (type == MessageType.ERROR_RESPONSE) {
             // The backend now discards messages until Sync: the replies we expected before it never come.
-            groupError = true;
             relayOrDrop(frame, head);
             while (!pending.isEmpty() && pending.peek().kind != MessageType.SYNC) {
                 Pending dropped = pending.poll();
                 if (dropped.capture != null) {
                     dropped.capture.fail("error");
                 }
+            }
+            if (!pending.isEmpty()) {
+                pending.peek().error = true;
             }
             return;
         }
@@ -911,11 +916,10 @@ final class QueryFlow {
         byte status = BackendMessage.ReadyForQuery.decode(frame).status();
         byte previous = txStatus;
         txStatus = status;
-        if (head.capture != null && head.kind == MessageType.QUERY && !groupError) {
+        if (head.capture != null && head.kind == MessageType.QUERY && !head.error) {
             head.capture.complete = head.capture.sawCommandComplete;
         }
-        storeCaptures(status);
-        groupError = false;
+        storeCaptures(head, status);
         if (status == BackendMessage.ReadyForQuery.IDLE) {
             if (previous != BackendMessage.ReadyForQuery.IDLE && txDirtiedContext) {
                 contextDirty = true; // SET LOCAL ends, ROLLBACK undoes SETs
@@ -1021,13 +1025,13 @@ final class QueryFlow {
         }));
     }
 
-    private void storeCaptures(byte status) {
-        if (groupCaptures.isEmpty()) {
+    private void storeCaptures(Pending head, byte status) {
+        if (head.groupCaptures == null || head.groupCaptures.isEmpty()) {
             return;
         }
-        for (Capture c : groupCaptures) {
+        for (Capture c : head.groupCaptures) {
             String reason = c.failure != null ? c.failure
-                    : groupError ? "error"
+                    : head.error ? "error"
                     : !c.complete ? "incomplete"
                     : status == BackendMessage.ReadyForQuery.FAILED ? "error"
                     : null;
@@ -1047,7 +1051,7 @@ final class QueryFlow {
                 }
             });
         }
-        groupCaptures.clear();
+        head.groupCaptures = null;
     }
 
     // ---- pausing -----------------------------------------------------------------------------------------
@@ -1092,6 +1096,10 @@ final class QueryFlow {
         boolean skip;
         Capture capture;
         InternalQuery internal;
+        /** For Sync and Query: the captures to store when their ReadyForQuery arrives. */
+        List<Capture> groupCaptures;
+        /** For Sync and Query: an ErrorResponse came in this group. */
+        boolean error;
 
         Pending(byte kind) {
             this.kind = kind;
@@ -1171,7 +1179,7 @@ final class QueryFlow {
         }
 
         void add(ByteBuf frame, byte type) {
-            if (failure != null) {
+            if (failure != null || buf == null) {
                 return;
             }
             switch (type) {
