@@ -12,7 +12,7 @@ import java.util.List;
  * length the stream cannot be resynchronised (PostgreSQL closes the connection too).
  */
 public final class FrameDecoder extends ByteToMessageDecoder {
-    /** PostgreSQL's PQ_LARGE_MESSAGE_LIMIT is 1 GiB - 1; this default mirrors it. */
+    /** 1 GiB: a little above PostgreSQL's own PQ_LARGE_MESSAGE_LIMIT (1 GiB - 2 bytes of body). */
     public static final long DEFAULT_MAX_MESSAGE_SIZE = 1L << 30;
 
     private final long maxMessageSize;

@@ -27,7 +27,8 @@ public final class StartupDecoder extends ByteToMessageDecoder {
             return;
         }
         int length = in.getInt(in.readerIndex());
-        if (length < 8 || length > StartupPacket.MAX_STARTUP_PACKET_LENGTH) {
+        // PostgreSQL checks the length without its own 4 bytes against MAX_STARTUP_PACKET_LENGTH.
+        if (length < 8 || length - 4 > StartupPacket.MAX_STARTUP_PACKET_LENGTH) {
             failed = true;
             in.skipBytes(in.readableBytes());
             out.add(new StartupPacket.Invalid(SqlState.PROTOCOL_VIOLATION, "invalid length of startup packet"));

@@ -131,7 +131,7 @@ class StartupDecoderTest {
         return List.of(
                 Arguments.of("below 8", "00 00 00 07  00 03 00"),
                 Arguments.of("zero", "00 00 00 00"),
-                Arguments.of("above 10000", "00 00 27 11  00 03 00 00"),
+                Arguments.of("above 10004 (PostgreSQL counts the length without its own 4 bytes)", "00 00 27 15  00 03 00 00"),
                 Arguments.of("negative", "ff ff ff f0  00 03 00 00"),
                 Arguments.of("minus one", "ff ff ff ff"));
     }

@@ -241,11 +241,13 @@ final class QueryFlow {
         boolean eligible = true;
         Map<String, Statement> stmts = new HashMap<>(statements);
         Map<String, Portal> ports = new HashMap<>(portals);
-        Catalog.Name[] dummy = null;
         NeedCatalog need = null;
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             if (h.msg instanceof FrontendMessage.Parse p) {
+                if (!p.name().isEmpty() && stmts.containsKey(p.name())) {
+                    local = false; // PostgreSQL answers "prepared statement already exists"
+                }
                 stmts.put(p.name(), new Statement(p, analyze(p.sql())));
             } else if (h.msg instanceof FrontendMessage.Bind b) {
                 Statement st = stmts.get(b.statement());
