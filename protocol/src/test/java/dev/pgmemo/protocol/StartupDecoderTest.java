@@ -169,7 +169,7 @@ class StartupDecoderTest {
         Feeding.ONE_BYTE_AT_A_TIME.feed(channel, bytes("00 00 27"));
         assertThat(drainInbound(channel)).isEmpty();
 
-        Feeding.ONE_BYTE_AT_A_TIME.feed(channel, bytes("11"));
+        Feeding.ONE_BYTE_AT_A_TIME.feed(channel, bytes("15"));
 
         assertThat(drainInbound(channel)).singleElement().isInstanceOf(StartupPacket.Invalid.class);
         assertFalse(channel.finish());
