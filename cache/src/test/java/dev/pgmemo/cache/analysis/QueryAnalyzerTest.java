@@ -322,6 +322,30 @@ class QueryAnalyzerTest {
         @Test
         void parsesDespiteCommentsAndPostgresOnlyLiterals() {
             assertCacheable("SELECT E'it\\'s', $$a$$, $q$b$q$, U&'d\\0061t', 0x1F, 1_000 /* a /* nested */ comment */ FROM t");
+            // a backslash-escaped quote must not make the parser swallow the subquery
+            assertThat(assertCacheable("SELECT E'\\\\', (SELECT x FROM hidden), E'\\'' FROM t").reads())
+                    .containsExactlyInAnyOrder(t("hidden"), t("t"));
+        }
+
+        @Test
+        void parsesPostgresOperatorsJsqlParserDoesNotKnow() {
+            assertThat(assertCacheable("SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 5").reads())
+                    .containsExactly(t("items"));
+            assertThat(assertCacheable("SELECT a # 1, (SELECT x FROM s) FROM t WHERE r -|- q AND n ^@ 'x'").reads())
+                    .containsExactlyInAnyOrder(t("s"), t("t"));
+        }
+
+        @Test
+        void theVerdictOfAShapeDoesNotDependOnWhichLiteralsCameFirst() {
+            QueryAnalyzer a = new QueryAnalyzer(10);
+            QueryAnalyzer b = new QueryAnalyzer(10);
+            String one = "SELECT * FROM t WHERE x = E'\\\\' AND y = 1.5 AND z = $$;$$";
+            String two = "SELECT * FROM t WHERE x = 'plain' AND y = 0x10 AND z = 'q'";
+            assertThat(Fingerprint.of(one)).isEqualTo(Fingerprint.of(two));
+            Analysis first = a.analyze(one);
+            Analysis second = b.analyze(two);
+            assertThat(first).isEqualTo(second);
+            assertThat(first.cacheable()).isTrue();
         }
     }
 
