@@ -49,7 +49,7 @@ public final class Fingerprint {
     static Scan scan(String sql) {
         SqlLexer lexer = new SqlLexer(sql);
         SqlLexer.StatementBoundaries boundaries = new SqlLexer.StatementBoundaries();
-        StringBuilder out = new StringBuilder(Math.min(sql.length(), 4096));
+        StringBuilder out = new StringBuilder(sql.length() + 16);
         Last last = Last.NONE;
         int lastWordStart = 0;
         int statements = 0;
@@ -82,8 +82,14 @@ public final class Fingerprint {
                 case IDENTIFIER -> {
                     space(out, last);
                     lastWordStart = out.length();
-                    for (int i = lexer.start(); i < lexer.end(); i++) {
-                        out.append(SqlLexer.toLowerAscii(sql.charAt(i)));
+                    out.append(sql, lexer.start(), lexer.end());
+                    if (lexer.hasUpperCase()) {
+                        for (int i = lastWordStart; i < out.length(); i++) {
+                            char c = out.charAt(i);
+                            if (c >= 'A' && c <= 'Z') {
+                                out.setCharAt(i, (char) (c + ('a' - 'A')));
+                            }
+                        }
                     }
                     last = Last.WORD;
                 }
@@ -110,30 +116,37 @@ public final class Fingerprint {
     }
 
     private static Last punctuation(SqlLexer lexer, StringBuilder out, Last last, int lastWordStart) {
-        if (lexer.is('(')) {
-            if (last == Last.QUOTED || (last == Last.WORD && !spacedKeyword(out, lastWordStart))) {
-                out.append('(');
-            } else {
-                space(out, last);
-                out.append('(');
-            }
-            return Last.OPEN;
-        }
-        if (lexer.is('[')) {
-            out.append('[');
-            return Last.OPEN;
-        }
-        if (lexer.is(')') || lexer.is(']') || lexer.is(',') || lexer.is(';')) {
-            out.append(lexer.sql(), lexer.start(), lexer.end());
-            return Last.OTHER;
-        }
-        if (lexer.is('.') || lexer.end() - lexer.start() == 2 && lexer.sql().startsWith("::", lexer.start())) {
-            out.append(lexer.sql(), lexer.start(), lexer.end());
+        char c = lexer.firstChar();
+        if (lexer.length() == 2) { // "::"
+            out.append("::");
             return Last.GLUE;
         }
-        space(out, last);
-        out.append(lexer.sql(), lexer.start(), lexer.end());
-        return Last.OTHER;
+        switch (c) {
+            case '(' -> {
+                if (!(last == Last.QUOTED || (last == Last.WORD && !spacedKeyword(out, lastWordStart)))) {
+                    space(out, last);
+                }
+                out.append('(');
+                return Last.OPEN;
+            }
+            case '[' -> {
+                out.append('[');
+                return Last.OPEN;
+            }
+            case ')', ']', ',', ';' -> {
+                out.append(c);
+                return Last.OTHER;
+            }
+            case '.' -> {
+                out.append('.');
+                return Last.GLUE;
+            }
+            default -> {
+                space(out, last);
+                out.append(c);
+                return Last.OTHER;
+            }
+        }
     }
 
     private static void space(StringBuilder out, Last last) {

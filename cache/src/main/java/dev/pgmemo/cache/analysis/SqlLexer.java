@@ -62,6 +62,7 @@ public final class SqlLexer {
     private boolean whitespaceBefore;
     private boolean unterminated;
     private char stringPrefix;
+    private boolean hasUpperCase;
 
     public SqlLexer(String sql) {
         this.sql = sql;
@@ -108,10 +109,19 @@ public final class SqlLexer {
                 lexQuotedIdentifier(pos + 3);
             }
         } else if (isIdentStart(c)) {
+            boolean upper = c >= 'A' && c <= 'Z';
             int i = pos + 1;
-            while (i < length && isIdentCont(sql.charAt(i))) {
+            while (i < length) {
+                char ch = sql.charAt(i);
+                if (ch < 128) {
+                    if ((CLASSES[ch] & IDENT_CONT) == 0) {
+                        break;
+                    }
+                    upper |= ch >= 'A' && ch <= 'Z';
+                }
                 i++;
             }
+            hasUpperCase = upper;
             finish(TokenType.IDENTIFIER, i);
         } else if (isDigit(c) || (c == '.' && isDigit(n))) {
             lexNumber();
@@ -153,6 +163,21 @@ public final class SqlLexer {
         return whitespaceBefore;
     }
 
+    /** For an {@link TokenType#IDENTIFIER}: true if it contains ASCII upper-case letters. */
+    public boolean hasUpperCase() {
+        return type == TokenType.IDENTIFIER && hasUpperCase;
+    }
+
+    /** The first character of the current token. */
+    public char firstChar() {
+        return sql.charAt(start);
+    }
+
+    /** Length of the current token. */
+    public int length() {
+        return end - start;
+    }
+
     /** True once an unterminated string, quoted identifier or comment was seen. */
     public boolean sawUnterminated() {
         return unterminated;
@@ -168,8 +193,8 @@ public final class SqlLexer {
 
     /** True if the current token is a single character equal to {@code c}. */
     public boolean is(char c) {
-        return end - start == 1 && sql.charAt(start) == c
-                && (type == TokenType.PUNCTUATION || type == TokenType.OPERATOR);
+        return end - start == 1 && sql.charAt(start) == c && type != TokenType.IDENTIFIER
+                && type != TokenType.NUMBER;
     }
 
     /** True if the current token is an unquoted identifier equal, ignoring ASCII case, to the lower-case word. */
@@ -264,21 +289,27 @@ public final class SqlLexer {
         boolean isSeparator(SqlLexer lexer) {
             TokenType t = lexer.type();
             if (t == TokenType.PUNCTUATION) {
-                if (lexer.is('(')) {
-                    parenDepth++;
-                } else if (lexer.is(')')) {
-                    if (parenDepth > 0) {
-                        parenDepth--;
+                if (lexer.length() == 1) {
+                    switch (lexer.firstChar()) {
+                        case '(' -> parenDepth++;
+                        case ')' -> parenDepth = Math.max(0, parenDepth - 1);
+                        case ';' -> {
+                            if (parenDepth == 0 && beginDepth == 0) {
+                                identifierCount = 0;
+                                return true;
+                            }
+                        }
+                        default -> {
+                        }
                     }
-                } else if (lexer.is(';') && parenDepth == 0 && beginDepth == 0) {
-                    identifierCount = 0;
-                    return true;
                 }
                 return false;
             }
             if (t == TokenType.IDENTIFIER) {
                 if (identifierCount < leadingWords.length) {
                     leadingWords[identifierCount] = leadingLetter(lexer);
+                } else if (leadingWords[0] != 'c') {
+                    return false; // not CREATE ...: no function body to track
                 }
                 identifierCount++;
                 if (parenDepth == 0 && isFunctionDefinition()) {
@@ -299,6 +330,10 @@ public final class SqlLexer {
         }
 
         private static char leadingLetter(SqlLexer lexer) {
+            char c = toLowerAscii(lexer.firstChar());
+            if (c != 'c' && c != 'f' && c != 'p' && c != 'o' && c != 'r') {
+                return 0;
+            }
             if (lexer.isWord("create") || lexer.isWord("function") || lexer.isWord("procedure")
                     || lexer.isWord("or") || lexer.isWord("replace")) {
                 return toLowerAscii(lexer.sql().charAt(lexer.start()));
@@ -597,12 +632,43 @@ public final class SqlLexer {
 
     // ---------------------------------------------------------------- character classes
 
+    private static final byte WHITESPACE = 1;
+    private static final byte IDENT_START = 2;
+    private static final byte DIGIT = 4;
+    private static final byte DOLLAR = 8;
+    private static final byte OP_CHAR = 16;
+    private static final byte IDENT_CONT = IDENT_START | DIGIT | DOLLAR;
+    /** Classes of the ASCII characters; every non-ASCII character is an identifier character. */
+    private static final byte[] CLASSES = new byte[128];
+
+    static {
+        for (char c : " \t\n\r\f\u000B".toCharArray()) {
+            CLASSES[c] |= WHITESPACE;
+        }
+        for (char c = 'a'; c <= 'z'; c++) {
+            CLASSES[c] |= IDENT_START;
+            CLASSES[Character.toUpperCase(c)] |= IDENT_START;
+        }
+        CLASSES['_'] |= IDENT_START;
+        for (char c = '0'; c <= '9'; c++) {
+            CLASSES[c] |= DIGIT;
+        }
+        CLASSES['$'] |= DOLLAR;
+        for (char c : "~!@#^&|`?+-*/%<>=".toCharArray()) {
+            CLASSES[c] |= OP_CHAR;
+        }
+    }
+
+    private static boolean has(char c, byte classes) {
+        return c < 128 ? (CLASSES[c] & classes) != 0 : (classes & IDENT_START) != 0;
+    }
+
     static boolean isIdentStart(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+        return has(c, IDENT_START);
     }
 
     static boolean isIdentCont(char c) {
-        return isIdentStart(c) || isDigit(c) || c == '$';
+        return has(c, IDENT_CONT);
     }
 
     private static boolean isDigit(char c) {
@@ -614,11 +680,11 @@ public final class SqlLexer {
     }
 
     private static boolean isWhitespace(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\u000B';
+        return c < 128 && (CLASSES[c] & WHITESPACE) != 0;
     }
 
     private static boolean isOpChar(char c) {
-        return "~!@#^&|`?+-*/%<>=".indexOf(c) >= 0;
+        return c < 128 && (CLASSES[c] & OP_CHAR) != 0;
     }
 
     static char toLowerAscii(char c) {
