@@ -11,11 +11,14 @@ import dev.pgmemo.cache.analysis.SqlLexer.TokenType;
  * folds them, quoted identifiers are kept as written; tokens are re-spaced canonically (one
  * space between tokens, none inside {@code f(x)}, {@code a.b}, {@code x::int}, {@code [i]},
  * before {@code ,}), so the original whitespace does not matter; empty statements and a
- * trailing {@code ;} are dropped. {@code IN (1, 2, 3)} stays a list of three placeholders.
+ * trailing {@code ;} are dropped. A parenthesised list of two or more bare placeholders becomes
+ * {@code (?, ...)} and repeated rows of placeholders collapse too, so
+ * {@code IN ($1, $2, $3)} and {@code VALUES (1, 'a'), (2, 'b')} give the same fingerprint whatever
+ * their length: {@code ... in (?, ...)}, {@code values (?, ...), ...}.
  *
- * <p>Two texts with the same fingerprint differ only in literal values, comments, whitespace
- * and the case of unquoted words, so they read and write the same relations and call the same
- * functions: the verdict of one is the verdict of the other.
+ * <p>Two texts with the same fingerprint differ only in literal values, the number of literals
+ * in such lists, comments, whitespace and the case of unquoted words, so they read and write the
+ * same relations and call the same functions: the verdict of one is the verdict of the other.
  */
 public final class Fingerprint {
 
@@ -56,6 +59,7 @@ public final class Fingerprint {
         boolean inStatement = false;
         boolean pendingSemicolon = false;
         String firstWord = null;
+        PlaceholderLists lists = new PlaceholderLists();
 
         while (lexer.next()) {
             if (boundaries.isSeparator(lexer)) {
@@ -76,6 +80,7 @@ public final class Fingerprint {
                 out.append(';');
                 last = Last.OTHER;
                 pendingSemicolon = false;
+                lists.reset();
             }
             TokenType type = lexer.type();
             switch (type) {
@@ -92,33 +97,39 @@ public final class Fingerprint {
                         }
                     }
                     last = Last.WORD;
+                    lists.other();
                 }
                 case QUOTED_IDENTIFIER -> {
                     space(out, last);
                     out.append(sql, lexer.start(), lexer.end());
                     last = Last.QUOTED;
+                    lists.other();
                 }
                 case STRING, NUMBER, PARAMETER -> {
                     space(out, last);
                     out.append('?');
                     last = Last.PLACEHOLDER;
+                    lists.placeholder();
                 }
                 case OPERATOR -> {
                     space(out, last);
                     out.append(sql, lexer.start(), lexer.end());
                     last = Last.OTHER;
+                    lists.other();
                 }
-                case PUNCTUATION -> last = punctuation(lexer, out, last, lastWordStart);
+                case PUNCTUATION -> last = punctuation(lexer, out, last, lastWordStart, lists);
                 default -> throw new IllegalStateException(type.name());
             }
         }
         return new Scan(out.toString(), statements, firstWord, lexer.sawUnterminated());
     }
 
-    private static Last punctuation(SqlLexer lexer, StringBuilder out, Last last, int lastWordStart) {
+    private static Last punctuation(SqlLexer lexer, StringBuilder out, Last last, int lastWordStart,
+            PlaceholderLists lists) {
         char c = lexer.firstChar();
         if (lexer.length() == 2) { // "::"
             out.append("::");
+            lists.other();
             return Last.GLUE;
         }
         switch (c) {
@@ -127,25 +138,184 @@ public final class Fingerprint {
                     space(out, last);
                 }
                 out.append('(');
+                lists.open(out.length() - 1);
                 return Last.OPEN;
             }
             case '[' -> {
                 out.append('[');
+                lists.other();
                 return Last.OPEN;
             }
-            case ')', ']', ',', ';' -> {
+            case ',' -> {
+                out.append(',');
+                lists.comma();
+                return Last.OTHER;
+            }
+            case ')' -> {
+                out.append(')');
+                lists.close(out);
+                return Last.OTHER;
+            }
+            case ']', ';' -> {
                 out.append(c);
+                lists.other();
                 return Last.OTHER;
             }
             case '.' -> {
                 out.append('.');
+                lists.other();
                 return Last.GLUE;
             }
             default -> {
                 space(out, last);
                 out.append(c);
+                lists.other();
                 return Last.OTHER;
             }
+        }
+    }
+
+    /**
+     * Collapses parenthesised lists of bare placeholders while the fingerprint is written: on
+     * {@code )}, a group {@code (?, ?, ?)} is rewritten to {@code (?, ...)}, and a group of
+     * placeholders that repeats the group just before it in the same list
+     * ({@code (?, ...), (?, ...)}) becomes {@code , ...}. Tracks nesting up to a fixed depth;
+     * deeper groups are left as written.
+     */
+    private static final class PlaceholderLists {
+        private static final int MAX_DEPTH = 32;
+        private static final String MORE = ", ...";
+        /** Per depth: output offset of the group's '(' ... */
+        private final int[] open = new int[MAX_DEPTH];
+        /** ... how many bare placeholders it holds so far ... */
+        private final int[] count = new int[MAX_DEPTH];
+        /** ... whether all its elements so far are bare placeholders ... */
+        private final boolean[] pure = new boolean[MAX_DEPTH];
+        private final boolean[] expectElement = new boolean[MAX_DEPTH];
+        /** ... and, for the list at this depth, the start of a pure group followed by ", ", or -1. */
+        private final int[] previousGroup = new int[MAX_DEPTH];
+        private int depth;
+        /** Start of the pure group closed by the last token, or -1. */
+        private int justClosed = -1;
+
+        PlaceholderLists() {
+            java.util.Arrays.fill(previousGroup, -1);
+        }
+
+        void reset() {
+            depth = 0;
+            justClosed = -1;
+            previousGroup[0] = -1;
+        }
+
+        private boolean tracked() {
+            return depth < MAX_DEPTH;
+        }
+
+        /** Any token other than a placeholder, ',' or a parenthesis. */
+        void other() {
+            if (tracked()) {
+                pure[depth] = false;
+                previousGroup[depth] = -1;
+            }
+            justClosed = -1;
+        }
+
+        void placeholder() {
+            if (tracked()) {
+                if (depth > 0 && pure[depth] && expectElement[depth]) {
+                    count[depth]++;
+                    expectElement[depth] = false;
+                } else {
+                    pure[depth] = false;
+                }
+                previousGroup[depth] = -1;
+            }
+            justClosed = -1;
+        }
+
+        void comma() {
+            if (tracked()) {
+                if (pure[depth] && !expectElement[depth]) {
+                    expectElement[depth] = true;
+                } else {
+                    pure[depth] = false;
+                }
+                previousGroup[depth] = justClosed;
+            }
+            justClosed = -1;
+        }
+
+        /** Called after '(' was appended at output offset {@code at}. */
+        void open(int at) {
+            if (tracked()) {
+                pure[depth] = false; // a group is not a bare placeholder of the enclosing list
+            }
+            justClosed = -1;
+            depth++;
+            if (tracked()) {
+                open[depth] = at;
+                count[depth] = 0;
+                pure[depth] = true;
+                expectElement[depth] = true;
+                previousGroup[depth] = -1;
+            }
+        }
+
+        /** Called after ')' was appended. */
+        void close(StringBuilder out) {
+            justClosed = -1;
+            if (depth == 0) {
+                return;
+            }
+            int d = depth--;
+            if (d >= MAX_DEPTH || !pure[d] || expectElement[d] || count[d] == 0) {
+                return;
+            }
+            int start = open[d];
+            if (count[d] >= 2) {
+                out.setLength(start);
+                out.append("(?").append(MORE).append(')');
+            }
+            justClosed = start;
+            int previous = tracked() ? previousGroup[depth] : -1;
+            if (previous < 0) {
+                return;
+            }
+            // out ends with: G' [", ..."] ", " G  -- drop G when it repeats G'
+            int length = out.length() - start;
+            int comma = start - 2;
+            if (comma < 0 || out.charAt(comma) != ',' || out.charAt(comma + 1) != ' ') {
+                return;
+            }
+            boolean collapsed = comma >= MORE.length() && regionEquals(out, comma - MORE.length(), MORE);
+            int previousEnd = collapsed ? comma - MORE.length() : comma;
+            if (previousEnd - length != previous || !regionEquals(out, previous, start, length)) {
+                return;
+            }
+            out.setLength(comma);
+            if (!collapsed) {
+                out.append(MORE);
+            }
+            justClosed = previous;
+        }
+
+        private static boolean regionEquals(StringBuilder out, int from, String text) {
+            for (int i = 0; i < text.length(); i++) {
+                if (out.charAt(from + i) != text.charAt(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private static boolean regionEquals(StringBuilder out, int a, int b, int length) {
+            for (int i = 0; i < length; i++) {
+                if (out.charAt(a + i) != out.charAt(b + i)) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 

@@ -49,12 +49,21 @@ public final class QueryAnalyzer {
     private final AstScanner.FieldTable fieldTable = new AstScanner.FieldTable();
     private final LongAdder parses = new LongAdder();
 
-    /** @param lruSize maximum number of memoized verdicts (statement shapes) */
+    /**
+     * @param lruSize maximum number of memoized verdicts (statement shapes). An entry weighs one
+     *                plus one per KiB of fingerprint, so a few huge statements cannot pin
+     *                megabytes: a statement whose fingerprint exceeds {@code lruSize} KiB is
+     *                parsed every time
+     */
     public QueryAnalyzer(int lruSize) {
         if (lruSize < 1) {
             throw new IllegalArgumentException("lruSize must be positive: " + lruSize);
         }
-        this.verdicts = Caffeine.newBuilder().maximumSize(lruSize).executor(Runnable::run).build();
+        this.verdicts = Caffeine.newBuilder()
+                .maximumWeight(lruSize)
+                .weigher((String fingerprint, Analysis verdict) -> 1 + fingerprint.length() / 1024)
+                .executor(Runnable::run) // eviction work on the caller: no background threads
+                .build();
     }
 
     /**

@@ -30,7 +30,14 @@ class FingerprintTest {
                 arguments("SELECT t.a FROM t", "SELECT t . a FROM t"),
                 arguments("SELECT 1;", "SELECT 2 ;;"),
                 arguments("SELECT 'a'\n'b' FROM t", "SELECT 'ab' FROM t"),
-                arguments("SELECT E'it\\'s' FROM t", "SELECT 'it''s' FROM t"));
+                arguments("SELECT E'it\\'s' FROM t", "SELECT 'it''s' FROM t"),
+                arguments("SELECT * FROM t WHERE a IN (1, 2)", "SELECT * FROM t WHERE a IN ($1, $2, $3, $4)"),
+                arguments("INSERT INTO t (a, b) VALUES (1, 'x')", "INSERT INTO t (a, b) VALUES ($1, $2, $3)"),
+                arguments("INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y')",
+                        "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8)"),
+                arguments("INSERT INTO t VALUES (1), (2) RETURNING id", "INSERT INTO t VALUES (1), (2), (3) RETURNING id"),
+                arguments("SELECT * FROM t WHERE (a, b) IN ((1, 2), (3, 4))",
+                        "SELECT * FROM t WHERE (a, b) IN ((1, 2), (3, 4), (5, 6))"));
     }
 
     @ParameterizedTest
@@ -45,7 +52,14 @@ class FingerprintTest {
                 arguments("SELECT * FROM users WHERE id = 1", "SELECT * FROM users WHERE id > 1"),
                 arguments("SELECT * FROM \"Users\"", "SELECT * FROM users"),
                 arguments("SELECT a FROM t", "SELECT b FROM t"),
-                arguments("SELECT * FROM t WHERE a IN (1, 2)", "SELECT * FROM t WHERE a IN (1, 2, 3)"),
+                arguments("SELECT * FROM t WHERE a IN (1)", "SELECT * FROM t WHERE a IN (1, 2)"),
+                arguments("SELECT * FROM t WHERE a IN (1, 2)", "SELECT * FROM t WHERE a IN (1, b)"),
+                arguments("SELECT * FROM t WHERE a IN (1, 2)", "SELECT * FROM t WHERE a IN (1, -2)"),
+                arguments("INSERT INTO t VALUES (1, 2)", "INSERT INTO t VALUES (1, 2), (3, 4)"),
+                arguments("INSERT INTO t VALUES (1), (2)", "INSERT INTO t VALUES (1), (now())"),
+                arguments("INSERT INTO t VALUES (1), (2)", "INSERT INTO t VALUES (1, 2)"),
+                arguments("SELECT f(1, 2)", "SELECT f(1, 2), (3, 4)"),
+                arguments("SELECT f(1, 2), g(3, 4)", "SELECT f(1, 2), (3, 4)"),
                 arguments("SELECT x::int FROM t", "SELECT x::text FROM t"),
                 arguments("SELECT * FROM t WHERE a = true", "SELECT * FROM t WHERE a = false"),
                 arguments("SELECT * FROM t FOR UPDATE", "SELECT * FROM t"),
@@ -67,9 +81,23 @@ class FingerprintTest {
     @Test
     void spacesCanonically() {
         assertThat(Fingerprint.of("select count(*), max(a.b), arr[1] from t where x in (1,2) and exists(select 1)"))
-                .isEqualTo("select count(*), max(a.b), arr[?] from t where x in (?, ?) and exists (select ?)");
+                .isEqualTo("select count(*), max(a.b), arr[?] from t where x in (?, ...) and exists (select ?)");
         assertThat(Fingerprint.of("SELECT 1; SELECT 2;")).isEqualTo("select ?; select ?");
         assertThat(Fingerprint.of("  -- only a comment\n ; ")).isEmpty();
+    }
+
+    @Test
+    void collapsesListsAndRowsOfPlaceholders() {
+        assertThat(Fingerprint.of("SELECT * FROM t WHERE id IN ($1, $2, $3)")).isEqualTo("select * from t where id in (?, ...)");
+        assertThat(Fingerprint.of("SELECT * FROM t WHERE id IN ($1)")).isEqualTo("select * from t where id in (?)");
+        assertThat(Fingerprint.of("INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z') ON CONFLICT DO NOTHING"))
+                .isEqualTo("insert into t(a, b) values (?, ...), ... on conflict do nothing");
+        assertThat(Fingerprint.of("INSERT INTO t VALUES (1), (2); SELECT (1), (2), x"))
+                .isEqualTo("insert into t values (?), ...; select (?), ..., x");
+        // a list holding anything but bare placeholders is kept as written
+        assertThat(Fingerprint.of("VALUES (1, now()), (2, now())")).isEqualTo("values (?, now()), (?, now())");
+        assertThat(Fingerprint.of("SELECT ?, ?, ? FROM t WHERE (a, b) = (1, 'x')"))
+                .isEqualTo("select ?, ?, ? from t where (a, b) = (?, ...)");
     }
 
     @Test

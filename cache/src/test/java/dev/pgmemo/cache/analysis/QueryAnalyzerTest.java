@@ -740,6 +740,36 @@ class QueryAnalyzerTest {
         }
 
         @Test
+        void listsOfAnyLengthShareOneVerdict() {
+            QueryAnalyzer fresh = new QueryAnalyzer(100);
+            for (int n = 1; n <= 50; n++) {
+                StringBuilder in = new StringBuilder("SELECT * FROM t WHERE id IN ($1");
+                StringBuilder values = new StringBuilder("INSERT INTO t (a, b) VALUES (1, 'a')");
+                for (int i = 2; i <= n; i++) {
+                    in.append(", $").append(i);
+                    values.append(", (").append(i).append(", 'a')");
+                }
+                assertThat(fresh.analyze(in.append(')').toString()).reads()).containsExactly(t("t"));
+                assertThat(fresh.analyze(values.toString()).writes()).containsExactly(t("t"));
+            }
+            // IN ($1), IN ($1, ...), VALUES (..), VALUES (..), ...
+            assertThat(fresh.parserRuns()).isEqualTo(4);
+        }
+
+        @Test
+        void hugeStatementsAreNotKeptInTheMemo() {
+            QueryAnalyzer small = new QueryAnalyzer(10);
+            StringBuilder huge = new StringBuilder("SELECT * FROM t WHERE false");
+            for (int i = 0; i < 2000; i++) {
+                huge.append(" OR c").append(i).append(" = 1");
+            }
+            assertThat(small.analyze(huge.toString()).cacheable()).isTrue();
+            assertThat(small.analyze(huge.toString()).cacheable()).isTrue();
+            assertThat(small.parserRuns()).isEqualTo(2);
+            assertThat(small.memoizedVerdicts()).isZero();
+        }
+
+        @Test
         void utilityStatementsNeverRunTheParser() {
             QueryAnalyzer fresh = new QueryAnalyzer(100);
             for (String sql : List.of("BEGIN", "SET a.b = 1", "COMMIT", "TRUNCATE t", "COPY t FROM STDIN",
