@@ -159,11 +159,28 @@ final class RawPgClient implements AutoCloseable {
                 seen.add(read());
             } catch (EOFException e) {
                 return seen;
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("the server neither closed the connection nor sent more within "
+                        + socket.getSoTimeout() + " ms; received so far: " + seen, e);
             } catch (java.net.SocketException e) {
                 // a reset after the server's close also means closed
                 return seen;
             }
         }
+    }
+
+    /** The text values of the DataRows (text format, first column) among {@code messages}. */
+    static java.util.List<String> firstColumnValues(java.util.List<Message> messages) {
+        java.util.List<String> values = new java.util.ArrayList<>();
+        for (Message m : messages) {
+            if (m.type() == 'D') {
+                ByteBuffer b = ByteBuffer.wrap(m.body());
+                b.getShort();
+                int len = b.getInt();
+                values.add(len < 0 ? null : new String(m.body(), 6, len, StandardCharsets.UTF_8));
+            }
+        }
+        return values;
     }
 
     /** True if the peer has closed (read returns EOF or reset) within the socket timeout. */

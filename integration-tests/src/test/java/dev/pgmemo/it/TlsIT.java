@@ -137,6 +137,48 @@ class TlsIT {
     }
 
     @Test
+    void cancelWorksOverTls() throws Exception {
+        try (Connection c = pgjdbc("localhost", withTls.port(), "sslmode=verify-full&sslrootcert=" + caCert);
+             java.sql.Statement s = c.createStatement()) {
+            java.util.concurrent.CompletableFuture<SQLException> outcome = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    s.execute("SELECT pg_sleep(10)");
+                    return null;
+                } catch (SQLException e) {
+                    return e;
+                }
+            }, r -> new Thread(r, "it-tls-cancel").start());
+            Thread.sleep(500);
+            long start = System.nanoTime();
+            s.cancel();
+            SQLException e = outcome.get(8, TimeUnit.SECONDS);
+            assertThat((Throwable) e).isNotNull();
+            assertThat(e.getSQLState()).isEqualTo("57014");
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(5_000);
+        }
+    }
+
+    @Test
+    void gssEncryptionRequestIsDeclinedAndStartupContinues() throws IOException {
+        byte[] gssEncRequest = ByteBuffer.allocate(8).putInt(8).putInt(80877104).array();
+        for (PgmemoServer server : List.of(withTls, withoutTls)) {
+            try (RawPgClient c = new RawPgClient(server.port())) {
+                c.send(gssEncRequest);
+                assertThat(c.socket.getInputStream().read()).isEqualTo('N');
+                c.startup(ItEnv.USER, ItEnv.DB);
+                c.send(RawPgClient.query("SELECT 'after-gss-no'"));
+                List<RawPgClient.Message> got = new java.util.ArrayList<>();
+                RawPgClient.Message m;
+                do {
+                    m = c.read();
+                    got.add(m);
+                } while (m.type() != 'Z');
+                assertThat(RawPgClient.firstColumnValues(got)).containsExactly("after-gss-no");
+            }
+        }
+    }
+
+    @Test
     void plainClientsAreStillServedWhenTlsIsConfigured() throws SQLException {
         try (Connection c = pgjdbc("127.0.0.1", withTls.port(), "sslmode=disable")) {
             assertThat(ItEnv.queryLong(c, "SELECT 42")).isEqualTo(42);
