@@ -115,7 +115,11 @@ public final class Fingerprint {
                     space(out, last);
                     out.append(sql, lexer.start(), lexer.end());
                     last = Last.OTHER;
-                    lists.other();
+                    if (lexer.length() == 1 && lexer.firstChar() == '?') {
+                        lists.placeholder(); // a rule written as "IN (?, ?)" matches "IN ($1, $2, $3)"
+                    } else {
+                        lists.other();
+                    }
                 }
                 case PUNCTUATION -> last = punctuation(lexer, out, last, lastWordStart, lists);
                 default -> throw new IllegalStateException(type.name());

@@ -21,6 +21,8 @@ import net.sf.jsqlparser.statement.insert.Insert;
 import net.sf.jsqlparser.statement.merge.Merge;
 import net.sf.jsqlparser.statement.select.Select;
 import net.sf.jsqlparser.statement.update.Update;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Decides, for each statement, whether its result may be cached and what it reads and writes
@@ -34,6 +36,8 @@ import net.sf.jsqlparser.statement.update.Update;
  * ({@code SET app.tenant = 'x'}) and are cheap to recompute. Thread-safe.
  */
 public final class QueryAnalyzer {
+
+    private static final Logger log = LoggerFactory.getLogger(QueryAnalyzer.class);
 
     /** Statements longer than this are not handed to JSqlParser (it has no timeout when used directly). */
     static final int MAX_PARSE_LENGTH = 256 * 1024;
@@ -130,6 +134,8 @@ public final class QueryAnalyzer {
         try {
             parsed = parse(parserText(statement, tokens), facts.maxDepth);
         } catch (Exception | StackOverflowError e) {
+            // once per statement shape (memoized); the fingerprint carries no literal values
+            log.debug("JSqlParser cannot parse, not cached: {} ({})", fingerprint, e.getClass().getSimpleName());
             return unparseable(fingerprint, facts, plainQuery);
         }
         AstScanner scanner = new AstScanner(fieldTable);
@@ -137,6 +143,7 @@ public final class QueryAnalyzer {
         try {
             top = scanner.scan(parsed);
         } catch (RuntimeException | StackOverflowError e) {
+            log.debug("cannot analyze, not cached: {} ({})", fingerprint, e.toString());
             return unparseable(fingerprint, facts, plainQuery);
         }
         return verdict(fingerprint, top, scanner, facts);

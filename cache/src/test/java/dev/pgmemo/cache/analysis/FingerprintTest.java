@@ -94,6 +94,9 @@ class FingerprintTest {
                 .isEqualTo("insert into t(a, b) values (?, ...), ... on conflict do nothing");
         assertThat(Fingerprint.of("INSERT INTO t VALUES (1), (2); SELECT (1), (2), x"))
                 .isEqualTo("insert into t values (?), ...; select (?), ..., x");
+        // rules are written with ?, which lexes as an operator
+        assertThat(Fingerprint.of("SELECT * FROM t WHERE id IN (?, ?)"))
+                .isEqualTo(Fingerprint.of("select * from t where id in ($1, $2, $3)"));
         // a list holding anything but bare placeholders is kept as written
         assertThat(Fingerprint.of("VALUES (1, now()), (2, now())")).isEqualTo("values (?, now()), (?, now())");
         assertThat(Fingerprint.of("SELECT ?, ?, ? FROM t WHERE (a, b) = (1, 'x')"))
