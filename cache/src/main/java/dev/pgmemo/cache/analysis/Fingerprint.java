@@ -44,8 +44,12 @@ public final class Fingerprint {
      * Result of the single pass: the fingerprint, how many non-empty statements the text holds,
      * and the first word of the first statement (lower-cased identifier, or the first symbol).
      */
-    record Scan(String fingerprint, int statements, String firstWord, boolean unterminated) {
+    record Scan(String fingerprint, int statements, String firstWord, boolean unterminated,
+            boolean timeDependentLiteral) {
     }
+
+    /** Longest string literal checked for the special datetime inputs. */
+    private static final int MAX_DATETIME_LITERAL = 48;
 
     private enum Last { NONE, WORD, QUOTED, PLACEHOLDER, OPEN, GLUE, OTHER }
 
@@ -59,6 +63,7 @@ public final class Fingerprint {
         boolean inStatement = false;
         boolean pendingSemicolon = false;
         String firstWord = null;
+        boolean timeDependentLiteral = false;
         PlaceholderLists lists = new PlaceholderLists();
 
         while (lexer.next()) {
@@ -106,6 +111,9 @@ public final class Fingerprint {
                     lists.other();
                 }
                 case STRING, NUMBER, PARAMETER -> {
+                    if (type == TokenType.STRING && !timeDependentLiteral) {
+                        timeDependentLiteral = mentionsRelativeDay(sql, lexer.start(), lexer.end());
+                    }
                     space(out, last);
                     out.append('?');
                     last = Last.PLACEHOLDER;
@@ -125,7 +133,44 @@ public final class Fingerprint {
                 default -> throw new IllegalStateException(type.name());
             }
         }
-        return new Scan(out.toString(), statements, firstWord, lexer.sawUnterminated());
+        return new Scan(out.toString(), statements, firstWord, lexer.sawUnterminated(), timeDependentLiteral);
+    }
+
+    /**
+     * True if a short string literal holds one of the datetime input words that read the clock:
+     * {@code 'now'}, {@code 'today'}, {@code 'tomorrow'}, {@code 'yesterday'}
+     * (https://www.postgresql.org/docs/current/datatype-datetime.html#DATATYPE-DATETIME-SPECIAL-VALUES),
+     * as a whole word in any case. {@code 'now'::timestamptz} is as volatile as {@code now()}, and
+     * since literals do not enter the fingerprint this is checked on every call.
+     */
+    static boolean mentionsRelativeDay(String sql, int start, int end) {
+        if (end - start > MAX_DATETIME_LITERAL) {
+            return false;
+        }
+        int i = start;
+        while (i < end) {
+            char c = sql.charAt(i);
+            if (!isLetter(c)) {
+                i++;
+                continue;
+            }
+            int word = i;
+            while (i < end && isLetter(sql.charAt(i))) {
+                i++;
+            }
+            int length = i - word;
+            if ((length == 3 && sql.regionMatches(true, word, "now", 0, 3))
+                    || (length == 5 && sql.regionMatches(true, word, "today", 0, 5))
+                    || (length == 8 && sql.regionMatches(true, word, "tomorrow", 0, 8))
+                    || (length == 9 && sql.regionMatches(true, word, "yesterday", 0, 9))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean isLetter(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     }
 
     private static Last punctuation(SqlLexer lexer, StringBuilder out, Last last, int lastWordStart,

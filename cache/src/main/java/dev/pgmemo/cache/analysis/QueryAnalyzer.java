@@ -89,7 +89,8 @@ public final class QueryAnalyzer {
         }
         String first = scan.firstWord();
         if (QUERY_FIRST_WORDS.contains(first) || DML_FIRST_WORDS.contains(first)) {
-            return verdicts.get(scan.fingerprint(), fingerprint -> parseAndAnalyze(sql, fingerprint));
+            Analysis verdict = verdicts.get(scan.fingerprint(), fingerprint -> parseAndAnalyze(sql, fingerprint));
+            return scan.timeDependentLiteral() ? readsTheClock(verdict) : verdict;
         }
         String statement = SqlLexer.splitStatements(sql).get(0);
         List<Token> tokens = SqlLexer.tokenize(statement);
@@ -243,6 +244,17 @@ public final class QueryAnalyzer {
             reason = BypassReason.NONE;
         }
         return b.reason(reason).build();
+    }
+
+    /** The memoized verdict of this shape, for a text whose literals read the clock ({@code 'now'}). */
+    private static Analysis readsTheClock(Analysis verdict) {
+        if (verdict.reason() != BypassReason.NONE && verdict.reason() != BypassReason.UNVERIFIED_FUNCTION) {
+            return verdict;
+        }
+        return new Analysis(verdict.fingerprint(), verdict.kind(), false, BypassReason.VOLATILE_FUNCTION,
+                verdict.reads(), verdict.writes(), verdict.writesUnknown(), verdict.unknownFunctions(),
+                verdict.callsSetConfig(), verdict.settingName(), verdict.settingValue(), verdict.local(),
+                verdict.isolationLevel(), verdict.readOnly());
     }
 
     /**

@@ -200,6 +200,33 @@ class QueryAnalyzerTest {
             assertThat(a.writesUnknown()).as(sql).isFalse();
         }
 
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT * FROM events WHERE ts > 'now'::timestamptz - interval '1 day'",
+            "SELECT * FROM events WHERE day = DATE 'today'",
+            "SELECT 'Tomorrow'::date",
+            "SELECT * FROM t WHERE d < ' yesterday '::date",
+            "SELECT * FROM t WHERE ts < 'today 12:00'::timestamp",
+            "SELECT * FROM t WHERE ts < E'NOW'::timestamptz",
+        })
+        void neverCachesDatetimeLiteralsThatReadTheClock(String sql) {
+            assertBypass(sql, BypassReason.VOLATILE_FUNCTION);
+        }
+
+        @Test
+        void clockLiteralsAreCheckedOnEveryCallNotMemoized() {
+            // same fingerprint, so the same memoized verdict: the literal must be checked each time
+            String fixed = "SELECT * FROM events WHERE ts > '2024-01-01'::timestamptz";
+            String moving = "SELECT * FROM events WHERE ts > 'now'::timestamptz";
+            assertThat(Fingerprint.of(fixed)).isEqualTo(Fingerprint.of(moving));
+            assertCacheable(fixed);
+            assertBypass(moving, BypassReason.VOLATILE_FUNCTION);
+            assertCacheable(fixed);
+            assertThat(analyzer.parserRuns()).isEqualTo(1);
+            // words that merely contain those letters are fine
+            assertCacheable("SELECT * FROM films WHERE title IN ('Snowpiercer', 'knowledge', 'Todays')");
+        }
+
         @Test
         void setConfigIsReportedAsASessionChange() {
             Analysis a = assertBypass("SELECT set_config('app.tenant', $1, false)", BypassReason.VOLATILE_FUNCTION);
