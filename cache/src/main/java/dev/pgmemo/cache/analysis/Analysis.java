@@ -32,14 +32,19 @@ import java.util.function.Predicate;
  * @param unknownFunctions lower-cased, possibly schema-qualified names of called functions that
  *                         are not in {@link Functions}' vetted lists; the proxy looks them up in
  *                         {@code pg_proc} (a name counts as IMMUTABLE only if every overload is)
- * @param callsSetConfig   the statement calls {@code set_config(...)}: the session's settings
- *                         changed in ways the proxy cannot see
- * @param settingName      SET/RESET/SHOW: lower-cased setting name ({@code timezone} for TIME
- *                         ZONE, {@code search_path} for SCHEMA, {@code client_encoding} for NAMES,
+ * @param callsSetConfig   the statement calls {@code set_config(...)}, or is DO, CALL or EXECUTE
+ *                         (code pgmemo cannot see): the session's settings may have changed in
+ *                         ways the proxy cannot track. A VOLATILE function in
+ *                         {@code unknownFunctions} can call set_config too
+ * @param settingName      SET/RESET/SHOW: lower-cased, possibly dotted setting name
+ *                         ({@code timezone} for TIME ZONE, {@code search_path} for SCHEMA,
+ *                         {@code client_encoding} for NAMES, {@code xmloption} for XML OPTION,
  *                         {@code role}, {@code session_authorization}, {@code all} for RESET ALL,
  *                         {@code transaction} for SET TRANSACTION, {@code session_characteristics}
- *                         for SET SESSION CHARACTERISTICS); DISCARD: what is discarded
- *                         ({@code all}, {@code plans}, {@code sequences}, {@code temp})
+ *                         for SET SESSION CHARACTERISTICS, {@code transaction_snapshot},
+ *                         {@code constraints}); null for a SET the lexer could not read (treat the
+ *                         session context as unknown). DISCARD: what is discarded ({@code all},
+ *                         {@code plans}, {@code sequences}, {@code temp})
  * @param settingValue     SET: the value roughly as the server stores it (strings unquoted,
  *                         unquoted words lower-cased, list items joined with {@code ", "});
  *                         null for {@code DEFAULT} / {@code LOCAL} (the setting is reset)
@@ -99,7 +104,10 @@ public record Analysis(
         PARSE_ERROR,
         /** JSqlParser accepted it but built a node the analyzer has not vetted (e.g. JSON_OBJECT()). */
         UNSUPPORTED_SYNTAX,
-        /** Calls a STABLE or VOLATILE function, incl. keyword forms such as CURRENT_USER, or TABLESAMPLE. */
+        /**
+         * Calls a STABLE or VOLATILE function, incl. keyword forms such as CURRENT_USER, uses
+         * TABLESAMPLE, or a datetime literal that reads the clock ({@code 'now'}, {@code 'today'}).
+         */
         VOLATILE_FUNCTION,
         /** Only obstacle: functions in {@code unknownFunctions} whose volatility the proxy must look up. */
         UNVERIFIED_FUNCTION,

@@ -30,10 +30,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Hot path: one lexer pass computes the {@link Fingerprint}; the verdict for queries and DML is
  * memoized by fingerprint in a bounded Caffeine cache, so JSqlParser runs once per new statement
- * shape (on the original text, not the fingerprint: {@code INTERVAL ?} does not parse, and
- * literals never change a verdict). Utility statements (BEGIN, SET, COPY, TRUNCATE, DDL...) are
- * classified from their tokens on every call, never memoized: their verdicts carry literal values
- * ({@code SET app.tenant = 'x'}) and are cheap to recompute. Thread-safe.
+ * shape, on the statement's own tokens (not the fingerprint: {@code INTERVAL ?} does not parse),
+ * with literals made uniform since they never change a verdict. The one literal fact that does,
+ * a {@code 'now'}-style datetime input, is checked in the fingerprint pass on every call.
+ * Utility statements (BEGIN, SET, COPY, TRUNCATE, DDL...) are classified from their tokens on
+ * every call, never memoized: their verdicts carry literal values ({@code SET app.tenant = 'x'})
+ * and are cheap to recompute. Thread-safe.
  */
 public final class QueryAnalyzer {
 
@@ -259,8 +261,8 @@ public final class QueryAnalyzer {
 
     /**
      * JSqlParser rejected the statement: not cacheable, and it may write anything, except for a
-     * plain query (not starting with WITH) in which the lexer finds no INTO and nothing that could call an
-     * unvetted or writing function: such a statement cannot write.
+     * plain query (not starting with WITH) in which the lexer finds no INTO and nothing that could
+     * call an unvetted or writing function: such a statement cannot write.
      */
     private static Analysis unparseable(String fingerprint, LexicalFacts facts, boolean plainQuery) {
         Analysis.Builder b = Analysis.builder(fingerprint, Kind.UNPARSEABLE);
