@@ -855,6 +855,38 @@ class QueryAnalyzerTest {
     }
 
     @Test
+    void neverThrowsAndKeepsItsInvariantsOnArbitraryInput() {
+        String[] vocabulary = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "WITH", "VALUES", "TABLE", "SET",
+            "RESET", "SHOW", "BEGIN", "START", "TRANSACTION", "COMMIT", "ROLLBACK", "TO", "SAVEPOINT", "RELEASE",
+            "COPY", "FROM", "STDIN", "TRUNCATE", "ONLY", "CASCADE", "EXPLAIN", "ANALYZE", "(", ")", ",", ";", ".",
+            "*", "=", "'x'", "E'\\''", "$$d$$", "$1", "1", "t", "\"Q\"", "INTO", "FOR", "SHARE", "AS", "LOCAL",
+            "SESSION", "TIME", "ZONE", "ROLE", "ISOLATION", "LEVEL", "READ", "DO", "CALL", "REFRESH", "VIEW",
+            "CREATE", "DROP", "IF", "EXISTS", "DECLARE", "CURSOR", "WHERE", "IN", "JOIN", "ON", "LATERAL",
+            "current_user", "f", "::", "int", "--c\n", "/*c*/", "DEFAULT", "PREPARED", "EXECUTE", "DISCARD", "ALL",
+            "[", "]", "<->", "?", "'now'", "-", "END", "CASE", "FUNCTION", "OR", "REPLACE", "ATOMIC"};
+        java.util.Random random = new java.util.Random(20261126);
+        QueryAnalyzer fuzzed = new QueryAnalyzer(500);
+        for (int i = 0; i < 5000; i++) {
+            StringBuilder sql = new StringBuilder();
+            for (int k = random.nextInt(12); k > 0; k--) {
+                sql.append(vocabulary[random.nextInt(vocabulary.length)]).append(random.nextInt(4) == 0 ? "" : " ");
+            }
+            String text = sql.toString();
+            Analysis a = fuzzed.analyze(text);
+            assertThat(a.fingerprint()).as(text).isEqualTo(Fingerprint.of(text));
+            if (a.cacheable()) {
+                assertThat(a.kind()).as(text).isEqualTo(Kind.SELECT);
+                assertThat(a.reason()).as(text).isEqualTo(BypassReason.NONE);
+                assertThat(a.writes()).as(text).isEmpty();
+                assertThat(a.writesUnknown()).as(text).isFalse();
+            } else {
+                assertThat(a.reason()).as(text).isNotEqualTo(BypassReason.NONE);
+            }
+            assertThat(fuzzed.analyzeScript(text)).hasSize(SqlLexer.splitStatements(text).size());
+        }
+    }
+
+    @Test
     void rejectsANonPositiveMemoSize() {
         assertThatThrownBy(() -> new QueryAnalyzer(0)).isInstanceOf(IllegalArgumentException.class);
     }
