@@ -28,12 +28,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Backpressure in both directions: a client that stops reading a ~150 MB result, and PostgreSQL that stops
  * reading ~100 MB of COPY data, must stall the other side instead of making pgmemo buffer the difference.
  * pgmemo runs in this JVM, so its buffer memory is measured directly.
  */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BackpressureIT {
     private static final long LIMIT = 32L << 20;

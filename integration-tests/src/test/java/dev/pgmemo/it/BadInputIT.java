@@ -22,12 +22,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Malformed input on raw sockets: each abusive connection gets a FATAL ErrorResponse (08P01) and is closed,
  * is counted in pgmemo_protocol_errors_total, and a well-behaved pgjdbc session running queries all along
  * never notices.
  */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class BadInputIT {
     /** PostgreSQL's MAX_STARTUP_PACKET_LENGTH. */

@@ -23,12 +23,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The {@code bin/pgmemo} command line as an operator uses it: version and help, check-config, status exit
  * codes, start in the background or foreground, stop with a graceful drain, SIGTERM, a taken port.
  */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class CliIT {
     private static final Duration CLI_TIMEOUT = Duration.ofSeconds(60);

@@ -15,10 +15,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** pgbench through pgmemo: initialization (COPY, DDL, VACUUM) and short concurrent runs in each query mode. */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class PgbenchRelayIT {
     private static final String DB = "pgmemo_it_bench";
@@ -79,7 +81,7 @@ class PgbenchRelayIT {
 
         assertThat(r.exitCode()).as(r.describe()).isZero();
         assertThat(r.stdout()).as(r.describe()).contains("query mode: " + mode).contains("number of failed transactions: 0 ");
-        assertThat(processed(r)).isPositive();
+        assertThat(processed(r)).as(r.describe()).isPositive();
         // The four clients really went through pgmemo.
         assertThat(AdminHttp.metric(pgmemo.adminPort(), "pgmemo_client_connections_total", null))
                 .isGreaterThanOrEqualTo(connectionsBefore + 4);
@@ -97,7 +99,7 @@ class PgbenchRelayIT {
         assertThat(r.exitCode()).as(r.describe()).isZero();
         assertThat(r.stdout()).as(r.describe()).contains("number of failed transactions: 0 ");
         long processed = processed(r);
-        assertThat(processed).isPositive();
+        assertThat(processed).as(r.describe()).isPositive();
         // TPC-B-like: every transaction inserts one history row; all of them must have been committed.
         try (Connection d = ItEnv.direct(DB)) {
             assertThat(ItEnv.queryLong(d, "SELECT count(*) FROM pgbench_history") - historyBefore).isEqualTo(processed);

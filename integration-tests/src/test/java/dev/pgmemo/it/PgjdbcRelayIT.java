@@ -32,6 +32,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -45,6 +46,7 @@ import org.postgresql.core.BaseConnection;
  * pgjdbc through pgmemo (cache off) in each of its query modes: the relay must be invisible — same values,
  * same errors, COPY, LISTEN/NOTIFY, cancel, startup parameters, ParameterStatus, notices and SCRAM.
  */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class PgjdbcRelayIT {
     /** pgjdbc's ways of talking to the server. */

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.postgresql.PGConnection;
 
 /**
@@ -25,6 +26,7 @@ import org.postgresql.PGConnection;
  * graceful drain of an in-process pgmemo (in-flight queries finish; the drain timeout ends the rest).
  * Where PostgreSQL's own behaviour is the reference, the same exchange is run against it first.
  */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SessionLifecycleIT {
     private static PgmemoServer pgmemo;

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * pgjdbc (verify-full) and psql; without a tls section pgmemo answers 'N' to SSLRequest like a server
  * without ssl.
  */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TlsIT {
     @TempDir
@@ -139,16 +141,18 @@ class TlsIT {
     @Test
     void cancelWorksOverTls() throws Exception {
         try (Connection c = pgjdbc("localhost", withTls.port(), "sslmode=verify-full&sslrootcert=" + caCert);
-             java.sql.Statement s = c.createStatement()) {
+             java.sql.Statement s = c.createStatement(); Connection watcher = ItEnv.direct()) {
             java.util.concurrent.CompletableFuture<SQLException> outcome = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
-                    s.execute("SELECT pg_sleep(10)");
+                    s.execute("SELECT pg_sleep(10) /* it_tls_cancel */");
                     return null;
                 } catch (SQLException e) {
                     return e;
                 }
             }, r -> new Thread(r, "it-tls-cancel").start());
-            Thread.sleep(500);
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() -> ItEnv.queryLong(watcher,
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%it_tls_cancel%'"
+                            + " AND pid <> pg_backend_pid()") == 1);
             long start = System.nanoTime();
             s.cancel();
             SQLException e = outcome.get(8, TimeUnit.SECONDS);

@@ -17,8 +17,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** What clients see when PostgreSQL cannot be reached, refuses, or goes away mid-session. */
+@ExtendWith(LeakWatch.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class UpstreamDownIT {
 
