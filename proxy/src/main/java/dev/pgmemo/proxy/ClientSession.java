@@ -162,8 +162,10 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             ch.pipeline().addLast("session", new UpstreamHandler());
             state = State.AUTHENTICATING;
             ch.writeAndFlush(Unpooled.wrappedBuffer(startup.raw()));
-            ch.read();
-            client.read();
+            // From here on both sides read by themselves (no read() per message, which costs an epoll_ctl
+            // each time); reading stops only while the other side is unwritable, see updateReading().
+            ch.config().setAutoRead(true);
+            client.config().setAutoRead(true);
         });
     }
 
@@ -217,17 +219,21 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         close();
     }
 
-    /** Resumes reading from the client when the flow is no longer paused. */
-    void readClientIfPossible() {
-        if (state != State.CLOSED && upstream != null && upstream.isWritable() && !flow.clientPaused()) {
-            client.read();
+    /**
+     * Backpressure: each side is read only while the other side is writable (Netty's write-buffer water
+     * marks) and the query flow is not holding too many of its frames. Called on every change of either.
+     */
+    void updateReading() {
+        if (state == State.CLOSED || upstream == null) {
+            return;
         }
-    }
-
-    /** Resumes reading from the upstream when the flow is no longer paused. */
-    void readUpstreamIfPossible() {
-        if (state != State.CLOSED && upstream != null && client.isWritable() && !flow.upstreamPaused()) {
-            upstream.read();
+        boolean readClient = upstream.isWritable() && (flow == null || !flow.clientBacklogFull());
+        boolean readUpstream = client.isWritable() && (flow == null || !flow.upstreamBacklogFull());
+        if (client.config().isAutoRead() != readClient) {
+            client.config().setAutoRead(readClient);
+        }
+        if (upstream.config().isAutoRead() != readUpstream) {
+            upstream.config().setAutoRead(readUpstream);
         }
     }
 
@@ -264,9 +270,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     public void channelReadComplete(ChannelHandlerContext ctx) {
         if (upstream != null) {
             upstream.flush();
-            if (upstream.isWritable() && (flow == null || !flow.clientPaused())) {
-                client.read();
-            }
+            updateReading();
         } else if (state == State.STARTUP) {
             client.read();
         }
@@ -274,9 +278,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (client.isWritable() && upstream != null && (flow == null || !flow.upstreamPaused())) {
-            upstream.read();
-        }
+        updateReading();
     }
 
     @Override
@@ -334,16 +336,12 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
             client.flush();
-            if (client.isWritable() && (flow == null || !flow.upstreamPaused())) {
-                upstream.read();
-            }
+            updateReading();
         }
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (upstream.isWritable() && (flow == null || !flow.clientPaused())) {
-                client.read();
-            }
+            updateReading();
         }
 
         @Override

@@ -93,6 +93,16 @@ final class QueryFlow {
         return clientPaused;
     }
 
+    /** Frames from the client waiting while a decision is pending; above this, stop reading the client. */
+    boolean clientBacklogFull() {
+        return clientBacklog.size() >= 64;
+    }
+
+    /** Frames from PostgreSQL waiting while an invalidation is written; above this, stop reading it. */
+    boolean upstreamBacklogFull() {
+        return upstreamBacklog.size() >= 256;
+    }
+
     boolean upstreamPaused() {
         return upstreamPaused;
     }
@@ -126,6 +136,9 @@ final class QueryFlow {
     void onClientFrame(ByteBuf frame) {
         if (clientPaused) {
             clientBacklog.add(frame);
+            if (clientBacklogFull()) {
+                session.updateReading();
+            }
             return;
         }
         processClientFrame(frame);
@@ -704,7 +717,16 @@ final class QueryFlow {
         }
         Pending p = new Pending(INTERNAL);
         p.skip = true;
-        p.internal = new InternalQuery(rowHandlers, then);
+        p.internal = new InternalQuery(rowHandlers, () -> {
+            // The client was paused for this catalog query. The continuation either pauses it again (a store
+            // lookup, which resumes it when done) or just sends the request on; in that case nothing else would
+            // flush it upstream or read the client again, so resume here.
+            clientPaused = false;
+            then.run();
+            if (!clientPaused) {
+                resumeClient();
+            }
+        });
         pending.add(p);
         pauseClient();
         session.writeUpstream(new FrontendMessage.Query(String.join(";\n", sql)).encode(session.alloc()));
@@ -802,6 +824,9 @@ final class QueryFlow {
     void onUpstreamFrame(ByteBuf frame) {
         if (upstreamPaused) {
             upstreamBacklog.add(frame);
+            if (upstreamBacklogFull()) {
+                session.updateReading();
+            }
             return;
         }
         processUpstreamFrame(frame);
@@ -981,7 +1006,7 @@ final class QueryFlow {
         session.flushUpstream();
         upstreamPaused = false;
         upstreamPausedForBump = true;
-        session.readUpstreamIfPossible();
+        session.updateReading();
     }
 
     private Pending internalWhilePaused;
@@ -1069,7 +1094,7 @@ final class QueryFlow {
         }
         session.flushUpstream();
         if (!clientPaused) {
-            session.readClientIfPossible();
+            session.updateReading();
         }
     }
 
@@ -1084,7 +1109,7 @@ final class QueryFlow {
         }
         session.flushClient();
         if (!upstreamPaused) {
-            session.readUpstreamIfPossible();
+            session.updateReading();
         }
     }
 
