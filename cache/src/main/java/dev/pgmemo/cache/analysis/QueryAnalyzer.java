@@ -305,15 +305,21 @@ public final class QueryAnalyzer {
      * statement's shape, i.e. on its fingerprint. Comments become a space (JSqlParser does not
      * nest block comments). Operators JSqlParser does not know ({@code <->}, {@code -|-},
      * {@code ^@}...) become {@code +}: an operator never holds a relation or a function call,
-     * and the walker visits every operand whatever the tree's shape.
+     * and the walker visits every operand whatever the tree's shape. An empty target list
+     * ({@code EXISTS (SELECT FROM t ...)}) gets a literal column.
      */
     static String parserText(String sql, List<Token> tokens) {
         StringBuilder out = new StringBuilder(sql.length());
         int previousEnd = -1;
+        Token previous = null;
         for (Token t : tokens) {
             if (previousEnd >= 0 && t.start() > previousEnd) {
                 out.append(' ');
             }
+            if (previous != null && previous.isWord("select") && (t.isWord("from") || t.isWord("where"))) {
+                out.append(" 0 ");
+            }
+            previous = t;
             switch (t.type()) {
                 case STRING -> out.append("'0'");
                 case NUMBER -> {

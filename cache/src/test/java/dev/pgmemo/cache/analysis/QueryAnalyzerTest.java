@@ -355,6 +355,12 @@ class QueryAnalyzerTest {
         }
 
         @Test
+        void parsesAnEmptyTargetList() {
+            assertThat(assertCacheable("SELECT * FROM t WHERE NOT EXISTS (SELECT FROM u WHERE u.id = t.id)").reads())
+                    .containsExactlyInAnyOrder(t("t"), t("u"));
+        }
+
+        @Test
         void parsesPostgresOperatorsJsqlParserDoesNotKnow() {
             assertThat(assertCacheable("SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 5").reads())
                     .containsExactly(t("items"));
