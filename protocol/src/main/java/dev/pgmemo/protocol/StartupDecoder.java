@@ -40,6 +40,23 @@ public final class StartupDecoder extends ByteToMessageDecoder {
         out.add(StartupPacket.decode(in, length));
     }
 
+    /**
+     * The client closed its side in the middle of a packet: report it (PostgreSQL logs "incomplete startup
+     * packet"), so the client, if it still reads, gets an error rather than a silent close.
+     */
+    @Override
+    protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+        if (!failed && in.isReadable()) {
+            int before = out.size();
+            decode(ctx, in, out);
+            if (out.size() == before && in.isReadable()) {
+                failed = true;
+                in.skipBytes(in.readableBytes());
+                out.add(new StartupPacket.Invalid(SqlState.PROTOCOL_VIOLATION, "incomplete startup packet"));
+            }
+        }
+    }
+
     /** True if part of a packet has been received but not yet its end. */
     public boolean hasPartialPacket() {
         return actualReadableBytes() > 0;

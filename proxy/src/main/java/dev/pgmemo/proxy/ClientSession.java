@@ -52,6 +52,10 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private BackendMessage.BackendKeyData backendKey;
     private final Map<String, String> parameterStatus = new HashMap<>();
     private StartupPacket.StartupMessage startup;
+    /** Frames the client sent right behind its StartupMessage, before the upstream connection existed. */
+    private final ArrayDeque<ByteBuf> preConnectBacklog = new ArrayDeque<>();
+    /** The client shut down its sending side; close once every reply it is owed has been relayed. */
+    private boolean clientInputShutdown;
     /** Cache-aware request handling; null when caching is disabled (plain relay). */
     private QueryFlow flow;
 
@@ -161,7 +165,11 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             ch.pipeline().addLast("frames", new FrameDecoder(proxy.config().maxMessageSize()));
             ch.pipeline().addLast("session", new UpstreamHandler());
             state = State.AUTHENTICATING;
-            ch.writeAndFlush(Unpooled.wrappedBuffer(startup.raw()));
+            ch.write(Unpooled.wrappedBuffer(startup.raw()));
+            while (!preConnectBacklog.isEmpty()) {
+                onClientFrame(preConnectBacklog.poll());
+            }
+            ch.flush();
             // From here on both sides read by themselves (no read() per message, which costs an epoll_ctl
             // each time); reading stops only while the other side is unwritable, see updateReading().
             ch.config().setAutoRead(true);
@@ -170,8 +178,13 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private void onClientFrame(ByteBuf frame) {
-        if (upstream == null || state == State.CLOSED) {
+        if (state == State.CLOSED) {
             frame.release();
+            return;
+        }
+        if (upstream == null) {
+            // Sent together with the StartupMessage (pipelined): keep until the upstream connection is up.
+            preConnectBacklog.add(frame);
             return;
         }
         proxy.metrics().messagesFromClients.increment();
@@ -189,8 +202,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         upstream.write(frame, upstream.voidPromise());
         if (clientTerminated) {
-            upstream.flush();
-            close();
+            clientTerminated();
         }
     }
 
@@ -216,7 +228,12 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     void clientTerminated() {
         clientTerminated = true;
         upstream.flush();
-        close();
+        if (hasRequestsInFlight()) {
+            // Replies to what was sent before Terminate are still owed (PostgreSQL sends them, then closes).
+            clientInputShutdown = true;
+        } else {
+            close();
+        }
     }
 
     /**
@@ -261,8 +278,14 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     /** Called by the flow when a ReadyForQuery is relayed. */
     void onReadyForQueryRelayed(byte status) {
         transactionStatus = status;
+        afterReadyForQuery();
+    }
+
+    private void afterReadyForQuery() {
         if (draining && isIdle()) {
             terminateForShutdown();
+        } else if (clientInputShutdown && !hasRequestsInFlight()) {
+            close();
         }
     }
 
@@ -288,6 +311,12 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             if (state == State.STARTUP && decoder != null && decoder.hasPartialPacket()) {
                 proxy.metrics().protocolErrors.increment();
                 fatal(SqlState.PROTOCOL_VIOLATION, "incomplete startup packet", null);
+            } else if (state == State.READY && hasRequestsInFlight() || state == State.AUTHENTICATING) {
+                // Like PostgreSQL, answer what was asked before the client stopped sending; close after.
+                clientInputShutdown = true;
+                if (upstream != null) {
+                    upstream.flush();
+                }
             } else {
                 if (upstream != null) {
                     upstream.flush();
@@ -381,17 +410,17 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 transactionStatus = BackendMessage.ReadyForQuery.decode(frame).status();
                 if (state == State.AUTHENTICATING) {
                     state = State.READY;
-                    if (proxy.cache() != null) {
-                        flow = new QueryFlow(this, proxy.cache(), transactionStatus);
-                    }
                     log.debug("{} session ready (backend pid {})", prefix, backendKey == null ? "?" : backendKey.processId());
                 } else if (pendingReadyForQuery > 0) {
                     pendingReadyForQuery--;
                 }
                 client.write(frame, client.voidPromise());
-                if (draining && isIdle()) {
-                    terminateForShutdown();
+                if (proxy.cache() != null && flow == null && pendingReadyForQuery == 0) {
+                    // Nothing is in flight (requests pipelined behind the startup have been answered):
+                    // from here on requests take the cache-aware path.
+                    flow = new QueryFlow(this, proxy.cache(), transactionStatus);
                 }
+                afterReadyForQuery();
                 return;
             }
             case MessageType.BACKEND_KEY_DATA -> backendKey = BackendMessage.BackendKeyData.decode(frame);
@@ -406,6 +435,10 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------------
+
+    private boolean hasRequestsInFlight() {
+        return flow != null ? !flow.isIdle() : pendingReadyForQuery > 0;
+    }
 
     /** Idle: no request in flight and not inside a transaction block. */
     private boolean isIdle() {
@@ -457,6 +490,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         if (flow != null) {
             flow.release();
         }
+        preConnectBacklog.forEach(ReferenceCountUtil::release);
+        preConnectBacklog.clear();
         cancelStartupTimeout();
         closeUpstream();
         client.writeAndFlush(err).addListener(ChannelFutureListener.CLOSE);
@@ -470,6 +505,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         if (flow != null) {
             flow.release();
         }
+        preConnectBacklog.forEach(ReferenceCountUtil::release);
+        preConnectBacklog.clear();
         cancelStartupTimeout();
         closeUpstream();
         if (client.isActive()) {

@@ -204,8 +204,12 @@ final class QueryFlow {
     private void onQuery(ByteBuf frame, FrontendMessage.Query query) {
         List<Analysis> statementsInQuery = analyzeScript(query.sql());
         if (statementsInQuery.size() == 1 && CacheService.candidate(statementsInQuery.get(0))) {
+            if (!pending.isEmpty() && pendingEndsWithReadyForQuery()) {
+                waitForEarlierReplies(frame);
+                return;
+            }
             Analysis a = statementsInQuery.get(0);
-            Candidate c = evaluate(a, query.sql(), true);
+            Candidate c = pending.isEmpty() ? evaluate(a, query.sql(), true) : pipelinedBypass();
             if (c.needsCatalog != null) {
                 runCatalogQuery(c.needsCatalog, () -> processClientFrame(frame));
                 return;
@@ -296,6 +300,15 @@ final class QueryFlow {
                     }
                     continue;
                 }
+                if (!pending.isEmpty()) {
+                    if (pendingEndsWithReadyForQuery()) {
+                        waitForEarlierReplies(batch.remove(batch.size() - 1).frame); // the Sync, processed again later
+                        return;
+                    }
+                    pipelinedBypass();
+                    local = false;
+                    continue;
+                }
                 Candidate c = evaluate(a, portal.statement.parse.sql(), true);
                 if (c.needsCatalog != null) {
                     need = need == null ? c.needsCatalog : need.merge(c.needsCatalog);
@@ -307,6 +320,12 @@ final class QueryFlow {
                     continue;
                 }
                 FrontendMessage.Bind b = portal.bind;
+                if (hasClockLiteral(b)) {
+                    // 'now', 'today', ... as a parameter value make the result depend on the clock.
+                    cache.metrics().bypass("volatile");
+                    local = false;
+                    continue;
+                }
                 CacheService.KeyBuilder kb = new CacheService.KeyBuilder(EXTENDED_MARKER, context)
                         .text(portal.statement.parse.sql());
                 int[] types = portal.statement.parse.parameterTypes();
@@ -374,6 +393,60 @@ final class QueryFlow {
         });
     }
 
+    /**
+     * PostgreSQL reads the date/time input strings 'now', 'today', 'tomorrow' and 'yesterday' at execution
+     * time, so a parameter holding one (in text or unspecified format) makes the result depend on the clock.
+     */
+    private static boolean hasClockLiteral(FrontendMessage.Bind b) {
+        for (int i = 0; i < b.values().length; i++) {
+            byte[] v = b.values()[i];
+            if (v == null || v.length < 3 || v.length > 32) {
+                continue;
+            }
+            short format = b.parameterFormats().length == 0 ? 0
+                    : b.parameterFormats().length == 1 ? b.parameterFormats()[0] : b.parameterFormats()[i];
+            if (format != 0) {
+                continue;
+            }
+            String s = new String(v, java.nio.charset.StandardCharsets.UTF_8).trim().toLowerCase(java.util.Locale.ROOT);
+            if (s.startsWith("now") || s.startsWith("today") || s.startsWith("tomorrow") || s.startsWith("yesterday")
+                    || s.contains(" now") || s.contains("today") || s.contains("tomorrow") || s.contains("yesterday")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Replies to earlier requests are still due: a cache decision needs the transaction status the last of them
+     * reports, and an answer from the cache must not overtake them (pgjdbc sends BEGIN as a Query right before
+     * the Bind/Execute/Sync of a transaction's first statement; a pipelined write must be invalidated before a
+     * read behind it). So the request waits, unread, until they have all been relayed.
+     */
+    private void waitForEarlierReplies(ByteBuf frame) {
+        clientBacklog.addFirst(frame);
+        waitingForEarlierReplies = true;
+        pauseClient();
+    }
+
+    /**
+     * Whether the outstanding replies end with a ReadyForQuery, which the server sends (and flushes) without
+     * waiting for the client; otherwise (messages sent on by a Flush, no Sync yet) waiting could deadlock.
+     */
+    private boolean pendingEndsWithReadyForQuery() {
+        Pending last = pending.peekLast();
+        return last != null && (last.kind == MessageType.QUERY || last.kind == MessageType.SYNC
+                || last.kind == MessageType.FUNCTION_CALL || last.kind == INTERNAL);
+    }
+
+    /** A candidate behind replies that may never come unprompted: sent on uncached. */
+    private Candidate pipelinedBypass() {
+        cache.metrics().bypass("pipelined");
+        return new Candidate();
+    }
+
+    private boolean waitingForEarlierReplies;
+
     private int countExecutes() {
         int n = 0;
         for (Held h : batch) {
@@ -388,7 +461,7 @@ final class QueryFlow {
     private static boolean isReadOnlyForBatch(Analysis a) {
         return switch (a.kind()) {
             case SELECT -> a.cacheable() || a.reason() == Analysis.BypassReason.UNVERIFIED_FUNCTION
-                    || a.reason() == Analysis.BypassReason.VOLATILE_FUNCTION && a.unknownFunctions().isEmpty()
+                    || a.reason() == Analysis.BypassReason.VOLATILE_FUNCTION && a.unknownFunctions().isEmpty() && !a.writesUnknown()
                     || a.reason() == Analysis.BypassReason.LOCKING_CLAUSE || a.reason() == Analysis.BypassReason.SYSTEM_CATALOG;
             case BEGIN -> a.isolationLevel() == null || a.isolationLevel().equalsIgnoreCase("read committed");
             case SHOW, EMPTY, LISTEN_NOTIFY, SAVEPOINT -> true;
@@ -973,6 +1046,10 @@ final class QueryFlow {
     private void relayReadyForQuery(ByteBuf frame, byte status) {
         session.writeClient(frame);
         session.onReadyForQueryRelayed(status);
+        if (waitingForEarlierReplies && pending.isEmpty()) {
+            waitingForEarlierReplies = false;
+            resumeClient();
+        }
     }
 
     /**
@@ -985,9 +1062,14 @@ final class QueryFlow {
         if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed) {
             List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, pendingWriteTargets);
             if (!unknown.isEmpty()) {
-                // Learn the written relations' views, partitions and foreign keys first (the session is idle now).
-                sendCatalogQueryBeforeBump(unknown, frame, status);
-                return;
+                if (pending.isEmpty()) {
+                    // Learn the written relations' views, partitions and foreign keys first (the session is idle now).
+                    sendCatalogQueryBeforeBump(unknown, frame, status);
+                    return;
+                }
+                // Replies to pipelined requests are still due and would arrive before the catalog query's:
+                // do not ask now; invalidate the whole database instead.
+                pendingEpochBump = true;
             }
         }
         bumpAndRelay(frame, status);
