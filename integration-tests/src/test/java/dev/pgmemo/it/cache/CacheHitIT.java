@@ -1,0 +1,89 @@
+package dev.pgmemo.it.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.pgmemo.it.cache.CacheIt.Metrics;
+import dev.pgmemo.it.cache.CacheIt.Mode;
+import dev.pgmemo.it.cache.CacheIt.Store;
+import dev.pgmemo.proxy.PgmemoServer;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The second identical SELECT is answered from the cache — proven by the metrics and by a value changed
+ * directly in PostgreSQL (bypassing pgmemo) not showing through — until the table is invalidated.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class CacheHitIT {
+    private static final String TABLE = "memo_hit_" + CacheIt.uid();
+    private static final String READ = "SELECT v FROM " + TABLE + " WHERE k = ?";
+    private static final Map<Store, PgmemoServer> servers = new EnumMap<>(Store.class);
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        CacheIt.execDirect("CREATE TABLE " + TABLE + " (k text PRIMARY KEY, v int NOT NULL)");
+        for (Store s : Store.values()) {
+            servers.put(s, CacheIt.start(s));
+        }
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        servers.values().forEach(PgmemoServer::close);
+        CacheIt.execDirect("DROP TABLE IF EXISTS " + TABLE);
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dev.pgmemo.it.cache.CacheIt#modesAndStores")
+    void servesSecondIdenticalSelectFromCacheUntilInvalidated(Mode mode, Store store) throws Exception {
+        PgmemoServer pgmemo = servers.get(store);
+        String k = "hit-" + mode + "-" + store;
+        CacheIt.execDirect("INSERT INTO " + TABLE + " VALUES ('" + k + "', 1)");
+        try (Connection c = CacheIt.connect(pgmemo, mode); Connection other = CacheIt.connect(pgmemo, mode)) {
+            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            assertThat(CacheIt.one(c, READ, k)).isEqualTo("1");
+            Metrics m1 = CacheIt.metrics(pgmemo, c);
+            assertThat(m1.misses() - m0.misses()).as("first read is a miss: %s", m1.since(m0)).isEqualTo(1);
+            assertThat(m1.hits() - m0.hits()).as("first read: %s", m1.since(m0)).isZero();
+            long expectedStores = m0.stores() + 1;
+            if (mode == Mode.SERVER_PREPARED) {
+                // With prepareThreshold=1 pgjdbc sends Parse/Bind/Describe/Execute the first time and only
+                // Bind/Execute after that: a different request (no RowDescription in the answer), with its
+                // own entry. So here the second execution is a miss too, and the third is the repeat.
+                assertThat(CacheIt.one(c, READ, k)).isEqualTo("1");
+                expectedStores++;
+                m1 = CacheIt.metrics(pgmemo, c);
+                assertThat(m1.misses() - m0.misses()).as("%s", m1.since(m0)).isEqualTo(2);
+            }
+            long stores = expectedStores;
+            await().atMost(Duration.ofSeconds(5)).until(() -> CacheIt.metrics(pgmemo).stores() >= stores);
+
+            assertThat(CacheIt.one(c, READ, k)).isEqualTo("1");
+            Metrics m2 = CacheIt.metrics(pgmemo, c);
+            assertThat(m2.hits() - m1.hits()).as("the repeated read is a hit: %s", m2.since(m1)).isEqualTo(1);
+            assertThat(m2.misses() - m1.misses()).as("the repeated read is a hit: %s", m2.since(m1)).isZero();
+
+            // Changed behind pgmemo's back: the cached value is still served, on this and on another connection.
+            CacheIt.execDirect("UPDATE " + TABLE + " SET v = 2 WHERE k = '" + k + "'");
+            assertThat(CacheIt.one(c, READ, k)).as("served from cache").isEqualTo("1");
+            assertThat(CacheIt.one(other, READ, k)).as("served from cache to another connection").isEqualTo("1");
+            Metrics m3 = CacheIt.metrics(pgmemo, other);
+            assertThat(m3.hits() - m2.hits()).as("%s", m3.since(m2)).isGreaterThanOrEqualTo(2);
+
+            CacheIt.invalidateTable(pgmemo, TABLE);
+            assertThat(CacheIt.one(c, READ, k)).as("fresh after invalidate --table").isEqualTo("2");
+            assertThat(CacheIt.one(other, READ, k)).as("fresh after invalidate --table").isEqualTo("2");
+            Metrics m4 = CacheIt.metrics(pgmemo, other);
+            assertThat(m4.misses() - m3.misses()).as("%s", m4.since(m3)).isGreaterThanOrEqualTo(1);
+        }
+    }
+}
