@@ -322,6 +322,16 @@ class StartupDecoderTest {
 
     // ---- incomplete input ----
 
+    /** EOF in the middle of a packet yields "incomplete startup packet" (08P01), then nothing more. */
+    private void assertEndOfInputReportsIncompletePacket() {
+        assertThat(channel.finish()).isTrue();
+        Object last = channel.readInbound();
+        assertThat(last).isInstanceOf(StartupPacket.Invalid.class);
+        assertThat(((StartupPacket.Invalid) last).sqlState()).isEqualTo("08P01");
+        assertThat(((StartupPacket.Invalid) last).message()).isEqualTo("incomplete startup packet");
+        assertThat((Object) channel.readInbound()).isNull();
+    }
+
     @ParameterizedTest
     @EnumSource(Feeding.class)
     void emitsNothingForATruncatedPacketAndReportsItAsPartial(Feeding feeding) {
@@ -330,7 +340,7 @@ class StartupDecoderTest {
 
         assertThat(drainInbound(channel)).isEmpty();
         assertThat(decoder.hasPartialPacket()).isTrue();
-        assertFalse(channel.finish());
+        assertEndOfInputReportsIncompletePacket();
     }
 
     @Test
@@ -339,7 +349,7 @@ class StartupDecoderTest {
 
         assertThat(drainInbound(channel)).isEmpty();
         assertThat(decoder.hasPartialPacket()).isTrue();
-        assertFalse(channel.finish());
+        assertEndOfInputReportsIncompletePacket();
     }
 
     @Test
