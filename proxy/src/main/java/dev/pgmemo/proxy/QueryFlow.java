@@ -690,9 +690,9 @@ final class QueryFlow {
                 return "isolation";
             }
         }
-        if (!cache.store().isAvailable()) {
-            return "store_unavailable";
-        }
+        // An unavailable store is not a reason to skip the lookup: ResilientStore answers it at once while its
+        // breaker is open or a lost invalidation is not yet covered, and only these lookups let it probe the
+        // store and bump the global epoch; skipping them here would leave the cache off for good.
         return null;
     }
 
@@ -720,8 +720,12 @@ final class QueryFlow {
             Exec x = execs.get(i);
             futures[i] = cache.store().lookup(x.key, x.candidate.tokenKeys).handle((Lookup l, Throwable err) -> {
                 if (err != null) {
-                    cache.metrics().storeErrors.increment();
-                    cache.metrics().bypass("store_error");
+                    if (cache.store().isAvailable()) {
+                        cache.metrics().storeErrors.increment();
+                        cache.metrics().bypass("store_error");
+                    } else {
+                        cache.metrics().bypass("store_unavailable");
+                    }
                     return null;
                 }
                 x.tokens = l.tokens();

@@ -38,7 +38,7 @@ public final class CacheService implements AutoCloseable {
                 ? new MemoryStore(config.cache().memoryMaxSize())
                 : new RedisStore(config.cache().store(), "", config.cache().storeTimeout());
         this.store = new ResilientStore(raw, config.cache().storeTimeout());
-        this.catalog = new Catalog(Duration.ofMinutes(5));
+        this.catalog = new Catalog(Duration.ofMinutes(5), analyzer);
         this.metrics = new CacheMetrics(registry, store);
         this.maxEntrySize = config.cache().maxEntrySize();
         this.policy = new CachePolicy(config.cache(), config.rules(), Fingerprint::of);

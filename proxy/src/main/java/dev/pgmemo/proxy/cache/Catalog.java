@@ -2,6 +2,8 @@ package dev.pgmemo.proxy.cache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.pgmemo.cache.analysis.Analysis;
+import dev.pgmemo.cache.analysis.QueryAnalyzer;
 import dev.pgmemo.protocol.BackendMessage;
 import io.netty.buffer.ByteBuf;
 import java.time.Duration;
@@ -38,17 +40,29 @@ public final class Catalog {
     private final Cache<String, Relation> relations;
     private final Cache<String, Volatility> functions;
 
-    public Catalog(Duration maxAge) {
+    private final QueryAnalyzer analyzer;
+
+    public Catalog(Duration maxAge, QueryAnalyzer analyzer) {
+        this.analyzer = analyzer;
         relations = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).build();
         functions = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).build();
     }
 
     private static String relationKey(SessionContext ctx, String name) {
-        return ctx.database() + '\u0000' + ctx.searchPath() + '\u0000' + name;
+        return ctx.database() + '\u0000' + resolutionScope(ctx) + '\u0000' + name;
     }
 
     private static String functionKey(SessionContext ctx, String name) {
-        return ctx.database() + '\u0000' + ctx.searchPath() + '\u0000' + name;
+        return ctx.database() + '\u0000' + resolutionScope(ctx) + '\u0000' + name;
+    }
+
+    /**
+     * What name resolution depends on: the search_path text, and the current user when the path names
+     * {@code "$user"} (the default path), since that resolves the same text to each user's own schema.
+     */
+    private static String resolutionScope(SessionContext ctx) {
+        String path = ctx.searchPath();
+        return path != null && path.contains("$user") ? path + '\u0000' + ctx.currentUser() : path;
     }
 
     public Relation relation(SessionContext ctx, String name) {
@@ -124,7 +138,12 @@ public final class Catalog {
                 + "   JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND dep.objid = pol.oid"
                 + "    AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
                 + "   JOIN pg_catalog.pg_proc p ON p.oid = dep.refobjid AND p.provolatile <> 'i'"
-                + "    AND p.proname NOT IN ('current_setting'))"
+                + "    AND p.proname NOT IN ('current_setting')"
+                // Built-in functions are pinned: pg_depend has no row for them, so policies calling
+                // current_setting(), now() and the like are found by their text. Custom settings such as
+                // app.tenant are placeholders, which pg_show_all_settings() (and so the key) does not list.
+                + "  UNION SELECT d.i FROM deps d JOIN pg_catalog.pg_policy pol ON pol.polrelid = d.oid"
+                + "   WHERE pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) ~* E'(\\\\w\\\\(|current_date|current_time|localtime)')"
                 + " SELECT b.i,"
                 + "  (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = b.oid),"
                 + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i),"
@@ -138,7 +157,11 @@ public final class Catalog {
                 + "   WHEN EXISTS (SELECT 1 FROM volatile_policies v WHERE v.i = b.i) THEN 'volatile'"
                 + "   ELSE '' END,"
                 + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM fk f JOIN pg_catalog.pg_class c ON c.oid = f.oid WHERE f.i = b.i),"
-                + "  EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_trigger t ON t.tgrelid = d.oid WHERE d.i = b.i AND NOT t.tgisinternal)::text"
+                + "  EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_trigger t ON t.tgrelid = d.oid WHERE d.i = b.i AND NOT t.tgisinternal)::text,"
+                // View definitions, checked by pgmemo's analyzer: built-in functions such as now() are pinned
+                // and have no pg_depend row, so only the text shows them.
+                + "  (SELECT pg_catalog.string_agg(pg_catalog.pg_get_viewdef(c.oid), E'\\n;;\\n') FROM deps d JOIN pg_catalog.pg_class c"
+                + "    ON c.oid = d.oid AND c.relkind = 'v' WHERE d.i = b.i)"
                 + " FROM base b ORDER BY b.i";
     }
 
@@ -163,8 +186,11 @@ public final class Catalog {
     public Relation rememberRelation(SessionContext ctx, List<Name> names, ByteBuf dataRow) {
         String[] c = BackendMessage.dataRowText(dataRow);
         int i = Integer.parseInt(c[0]);
-        Relation r = new Relation(c[1], lines(c[2]), c[3] == null || c[3].isEmpty() ? null : c[3], lines(c[4]),
-                "true".equals(c[5]));
+        String bypass = c[3] == null || c[3].isEmpty() ? null : c[3];
+        if (bypass == null && c.length > 6 && c[6] != null && viewsCallNonImmutable(c[6])) {
+            bypass = "volatile";
+        }
+        Relation r = new Relation(c[1], lines(c[2]), bypass, lines(c[4]), "true".equals(c[5]));
         relations.put(relationKey(ctx, names.get(i).key()), r);
         return r;
     }
@@ -181,6 +207,28 @@ public final class Catalog {
                 };
         functions.put(functionKey(ctx, names.get(i).key()), v);
         return v;
+    }
+
+    /**
+     * Whether any of the view definitions (separated by a line ";;") calls a function that is not known
+     * IMMUTABLE. User functions are also caught by the pg_depend check in SQL; this catches built-ins.
+     */
+    private boolean viewsCallNonImmutable(String definitions) {
+        for (String def : definitions.split("\n;;\n")) {
+            String body = def.strip();
+            if (body.endsWith(";")) {
+                body = body.substring(0, body.length() - 1);
+            }
+            Analysis a = analyzer.analyze(body);
+            if (a.kind() != Analysis.Kind.SELECT) {
+                return true;
+            }
+            if (!a.cacheable() && a.reason() != Analysis.BypassReason.UNVERIFIED_FUNCTION
+                    && a.reason() != Analysis.BypassReason.SYSTEM_CATALOG) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static List<String> lines(String s) {
