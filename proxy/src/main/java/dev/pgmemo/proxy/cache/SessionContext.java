@@ -25,23 +25,22 @@ public record SessionContext(String database, String currentUser, String session
 
     /**
      * The query that reads the context: one row. Column 0..3 are database, current_user, session_user and
-     * whether the session has a temporary schema; then SETTINGS in order; then every custom (dotted)
-     * setting, which row-level security policies often read through current_setting().
+     * whether the session has a temporary schema; then SETTINGS in order. Custom settings (app.tenant) cannot
+     * be listed from SQL (placeholders are hidden from pg_settings), so relations whose row-level security
+     * policies call functions such as current_setting() are never cached (see Catalog).
      */
     public static String query() {
         StringBuilder sb = new StringBuilder("SELECT current_database(), current_user, session_user, (pg_catalog.pg_my_temp_schema() <> 0)::text");
         for (String s : SETTINGS) {
             sb.append(", pg_catalog.current_setting('").append(s).append("')");
         }
-        sb.append(", (SELECT coalesce(pg_catalog.string_agg(name || '=' || setting, E'\\n' ORDER BY name), '')"
-                + " FROM pg_catalog.pg_show_all_settings() WHERE name LIKE '%.%')");
         return sb.toString();
     }
 
     /** Builds the context from the DataRow of {@link #query()}. */
     public static SessionContext fromRow(ByteBuf dataRow) {
         String[] cols = BackendMessage.dataRowText(dataRow);
-        if (cols.length != 4 + SETTINGS.length + 1) {
+        if (cols.length != 4 + SETTINGS.length) {
             throw new IllegalStateException("unexpected context row with " + cols.length + " columns");
         }
         StringBuilder key = new StringBuilder();
