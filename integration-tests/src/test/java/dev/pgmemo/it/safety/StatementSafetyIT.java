@@ -286,6 +286,32 @@ class StatementSafetyIT {
         }
     }
 
+    /**
+     * Instances share one Redis (DESIGN.md, "Scale"), so DDL through one must be followed by the others: here
+     * a trigger is added through instance A to a table that instance B has already written (and so looked up
+     * in the catalog), then B writes the table and the trigger writes another one.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Mode.class, names = {"SIMPLE"})
+    void ddlThroughAnotherInstanceIsFollowed(Mode mode) throws SQLException {
+        String t = n("multi_t", mode);
+        String u = n("multi_u", mode);
+        db.exec("CREATE TABLE " + t + " (id int)", "CREATE TABLE " + u + " (n int)", "INSERT INTO " + u + " VALUES (0)");
+        String readU = "SELECT n FROM " + u;
+        try (Memo other = Memo.start(); Connection a = memo.connect(db.name, mode); Connection b = other.connect(db.name, mode)) {
+            Sql.exec(b, "INSERT INTO " + t + " VALUES (1)");
+            assertThat(other.warm(b, "SELECT count(*) FROM " + t)).containsExactly("1");
+            Sql.exec(a, "CREATE FUNCTION " + t + "_trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                    + " UPDATE " + u + " SET n = n + 1; RETURN NEW; END $$",
+                    "CREATE TRIGGER bump AFTER INSERT ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + t + "_trg()");
+            assertThat(memo.warm(a, readU)).containsExactly("0");
+            Sql.exec(b, "INSERT INTO " + t + " VALUES (2)");
+            assertThat(Sql.rows(a, readU)).as("read through A after B's write fired the trigger added through A")
+                    .containsExactly("1");
+            assertThat(Sql.rows(b, readU)).as("read through B").containsExactly("1");
+        }
+    }
+
     // ---- side effects ------------------------------------------------------------------------------------
 
     @ParameterizedTest
