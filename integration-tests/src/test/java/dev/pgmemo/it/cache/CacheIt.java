@@ -127,8 +127,19 @@ final class CacheIt {
         return DriverManager.getConnection(PG_URL, USER, "");
     }
 
-    static void execDirect(String... sql) throws SQLException {
-        try (Connection c = direct(); Statement s = c.createStatement()) {
+    private static Connection sharedDirect;
+
+    /** One direct connection kept for setup and cross-checks (opening one per statement is slow on a busy machine). */
+    private static synchronized Connection sharedDirect() throws SQLException {
+        if (sharedDirect == null || sharedDirect.isClosed()) {
+            sharedDirect = direct();
+        }
+        return sharedDirect;
+    }
+
+    /** Runs statements straight on PostgreSQL (autocommit), bypassing pgmemo. */
+    static synchronized void execDirect(String... sql) throws SQLException {
+        try (Statement s = sharedDirect().createStatement()) {
             for (String q : sql) {
                 s.execute(q);
             }
@@ -202,10 +213,8 @@ final class CacheIt {
         }
     }
 
-    static List<String> rowsDirect(String sql, Object... params) throws SQLException {
-        try (Connection c = direct()) {
-            return rows(c, sql, params);
-        }
+    static synchronized List<String> rowsDirect(String sql, Object... params) throws SQLException {
+        return rows(sharedDirect(), sql, params);
     }
 
     /**
@@ -229,10 +238,8 @@ final class CacheIt {
         return first;
     }
 
-    static String oneDirect(String sql, Object... params) throws SQLException {
-        try (Connection c = direct()) {
-            return one(c, sql, params);
-        }
+    static synchronized String oneDirect(String sql, Object... params) throws SQLException {
+        return one(sharedDirect(), sql, params);
     }
 
     // ---- admin HTTP ----------------------------------------------------------------------------------------
@@ -280,6 +287,30 @@ final class CacheIt {
             s.execute("SHOW TimeZone");
         }
         return metrics(server);
+    }
+
+    /**
+     * A baseline for exact counts: like {@link #metrics(PgmemoServer, Connection)}, then scraped again until
+     * two scrapes 30 ms apart agree, so that a hit still being counted for an earlier test's session (on
+     * another event loop) does not land inside the measured window.
+     */
+    static Metrics settledMetrics(PgmemoServer server, Connection c) throws SQLException {
+        Metrics last = metrics(server, c);
+        for (int i = 0; i < 30; i++) {
+            try {
+                Thread.sleep(30);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            Metrics now = metrics(server);
+            if (now.hits() == last.hits() && now.misses() == last.misses() && now.stores() == last.stores()
+                    && now.bypasses() == last.bypasses()) {
+                return now;
+            }
+            last = now;
+        }
+        return last;
     }
 
     /** One scrape of /metrics. */

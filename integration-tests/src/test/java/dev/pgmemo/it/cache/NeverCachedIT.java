@@ -59,7 +59,7 @@ class NeverCachedIT {
     void neverCachesNow(Mode mode, Store store) throws Exception {
         PgmemoServer pgmemo = servers.get(store);
         try (Connection c = CacheIt.connect(pgmemo, mode)) {
-            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             String first = CacheIt.one(c, "SELECT now()::text");
             Thread.sleep(5);
             String second = CacheIt.one(c, "SELECT now()::text");
@@ -77,7 +77,7 @@ class NeverCachedIT {
     void neverCachesRandom(Mode mode, Store store) throws Exception {
         PgmemoServer pgmemo = servers.get(store);
         try (Connection c = CacheIt.connect(pgmemo, mode)) {
-            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             String first = CacheIt.one(c, "SELECT random()");
             String second = CacheIt.one(c, "SELECT random()");
             String third = CacheIt.one(c, "SELECT random()");
@@ -94,7 +94,7 @@ class NeverCachedIT {
         PgmemoServer pgmemo = servers.get(store);
         String next = "SELECT nextval('" + SEQ + "')";
         try (Connection c = CacheIt.connect(pgmemo, mode)) {
-            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             long first = Long.parseLong(CacheIt.one(c, next));
             long second = Long.parseLong(CacheIt.one(c, next));
             long third = Long.parseLong(CacheIt.one(c, next));
@@ -112,7 +112,7 @@ class NeverCachedIT {
         int k = newRow(1);
         String call = "SELECT " + FN + "(?)";
         try (Connection c = CacheIt.connect(pgmemo, mode)) {
-            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             assertThat(CacheIt.one(c, call, k)).isEqualTo("1");
             assertThat(CacheIt.one(c, call, k)).isEqualTo("1");
             CacheIt.execDirect("UPDATE " + TABLE + " SET v = 2 WHERE k = " + k);
@@ -129,7 +129,7 @@ class NeverCachedIT {
         int k = newRow(1);
         String lock = "SELECT v FROM " + TABLE + " WHERE k = ? FOR UPDATE";
         try (Connection c = CacheIt.connect(pgmemo, mode)) {
-            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             assertThat(CacheIt.one(c, lock, k)).isEqualTo("1");
             assertThat(CacheIt.one(c, lock, k)).isEqualTo("1");
             CacheIt.execDirect("UPDATE " + TABLE + " SET v = 2 WHERE k = " + k);

@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -103,20 +104,28 @@ class RulesIT {
     @MethodSource("storesAndSomeModes")
     void ttlRuleBoundsHowLongADirectWriteStaysInvisible(Store store, Mode mode) throws Exception {
         PgmemoServer pgmemo = servers.get(store);
-        int k = newRow(TTL_TABLE, 1);
         try (Connection c = CacheIt.connect(pgmemo, mode)) {
-            long start = System.nanoTime();
-            assertThat(CacheIt.one(c, read(TTL_TABLE), k)).isEqualTo("1");
-            setDirect(TTL_TABLE, k, 2);
-            assertThat(CacheIt.one(c, read(TTL_TABLE), k)).as("cached for 1s").isEqualTo("1");
-            long staleSeenAt = System.nanoTime();
-            assertThat(Duration.ofNanos(staleSeenAt - start)).as("the stale read came within the TTL")
-                    .isLessThan(Duration.ofSeconds(1));
+            CacheIt.rows(c, "SELECT 1 FROM " + TTL_TABLE + " LIMIT 1"); // session context and catalog are known from here
+            for (int attempt = 0; attempt < 3; attempt++) {
+                int k = newRow(TTL_TABLE, 1);
+                // The entry is stored after `start`, so it lives at least until start + 1s.
+                long start = System.nanoTime();
+                assertThat(CacheIt.one(c, read(TTL_TABLE), k)).isEqualTo("1");
+                setDirect(TTL_TABLE, k, 2);
+                long staleReadStart = System.nanoTime();
+                String second = CacheIt.one(c, read(TTL_TABLE), k);
+                if (staleReadStart - start > TimeUnit.MILLISECONDS.toNanos(800)) {
+                    continue; // too slow to be sure the entry had not expired yet: try again
+                }
+                assertThat(second).as("cached for 1s").isEqualTo("1");
 
-            await().atMost(Duration.ofSeconds(6)).pollInterval(Duration.ofMillis(100))
-                    .until(() -> CacheIt.one(c, read(TTL_TABLE), k).equals("2"));
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("fresh only once the TTL ran out")
-                    .isGreaterThanOrEqualTo(Duration.ofSeconds(1));
+                await().atMost(Duration.ofSeconds(6)).pollInterval(Duration.ofMillis(100))
+                        .until(() -> CacheIt.one(c, read(TTL_TABLE), k).equals("2"));
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).as("fresh only once the TTL ran out")
+                        .isGreaterThanOrEqualTo(Duration.ofSeconds(1));
+                return;
+            }
+            Assumptions.abort("the machine is too slow to read twice within 800 ms");
         }
     }
 
@@ -128,7 +137,7 @@ class RulesIT {
         int on = newRow(ON_FIRST, 1);
         try (Connection c = CacheIt.connect(pgmemo, Mode.EXTENDED)) {
             // OFF_FIRST: "cache: false" comes before a 1h rule that also matches: never cached.
-            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             assertThat(CacheIt.one(c, read(OFF_FIRST), off)).isEqualTo("1");
             assertThat(CacheIt.one(c, read(OFF_FIRST), off)).isEqualTo("1");
             setDirect(OFF_FIRST, off, 2);
@@ -154,7 +163,7 @@ class RulesIT {
         int k = newRow(PLAIN, 1);
         String nocache = "/* nocache */ " + read(PLAIN);
         try (Connection c = CacheIt.connect(pgmemo, Mode.SIMPLE)) {
-            Metrics m0 = CacheIt.metrics(pgmemo, c);
+            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             assertThat(CacheIt.one(c, nocache, k)).isEqualTo("1");
             assertThat(CacheIt.one(c, read(PLAIN), k)).isEqualTo("1");
             assertThat(CacheIt.one(c, nocache, k)).isEqualTo("1");

@@ -112,4 +112,32 @@ class TransactionIT {
             assertThat(CacheIt.oneDirect(READ, k)).isEqualTo("kept");
         }
     }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dev.pgmemo.it.cache.CacheIt#modesAndStores")
+    void repeatableReadAndSerializableTransactionsNeverReadFromTheCache(Mode mode, Store store) throws Exception {
+        PgmemoServer pgmemo = servers.get(store);
+        int k = newRow("cached");
+        try (Connection c = CacheIt.connect(pgmemo, mode)) {
+            CacheIt.warm(pgmemo, c, READ, k);
+            CacheIt.execDirect("UPDATE " + TABLE + " SET v = 'direct' WHERE k = " + k);
+            assertThat(CacheIt.one(c, READ, k)).as("autocommit read, from cache").isEqualTo("cached");
+
+            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+            c.setAutoCommit(false);
+            assertThat(CacheIt.one(c, READ, k)).as("REPEATABLE READ snapshot").isEqualTo("direct");
+            c.commit();
+            c.setTransactionIsolation(Connection.TRANSACTION_SERIALIZABLE);
+            assertThat(CacheIt.one(c, READ, k)).as("SERIALIZABLE snapshot").isEqualTo("direct");
+            c.commit();
+            c.setAutoCommit(true);
+            c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+
+            try (java.sql.Statement s = c.createStatement()) {
+                s.execute("BEGIN ISOLATION LEVEL REPEATABLE READ");
+                assertThat(CacheIt.one(c, READ, k)).as("after BEGIN ISOLATION LEVEL REPEATABLE READ").isEqualTo("direct");
+                s.execute("COMMIT");
+            }
+        }
+    }
 }
