@@ -216,7 +216,7 @@ final class QueryFlow {
             }
             if (c.key != null) {
                 byte[] key = new CacheService.KeyBuilder(SIMPLE_MARKER, context).text(query.sql()).build();
-                Exec exec = new Exec(a, c, key, false);
+                Exec exec = new Exec(a, c, key, null);
                 long start = System.nanoTime();
                 pauseClient();
                 lookup(List.of(exec), () -> {
@@ -345,7 +345,8 @@ final class QueryFlow {
                 for (short f : b.resultFormats()) {
                     kb.intValue(f);
                 }
-                kb.intValue(described ? 1 : 0);
+                // Whether the client sent Describe is not part of the key: an entry captured with its
+                // RowDescription also answers an Execute without Describe (see adaptToDescribe).
                 Exec exec = new Exec(a, c, kb.build(), described);
                 exec.batchIndex = i;
                 execs.add(exec);
@@ -375,8 +376,8 @@ final class QueryFlow {
             boolean allHit = allLocal && execs.stream().allMatch(x -> x.hit != null)
                     && execs.size() == countExecutes();
             if (allHit) {
-                answerBatchLocally(execs);
                 cache.metrics().hits.increment(execs.size());
+                answerBatchLocally(execs);
                 cache.metrics().hitLatency.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
             } else {
                 for (Exec x : execs) {
@@ -733,7 +734,7 @@ final class QueryFlow {
                     try {
                         CacheEntry entry = CacheEntry.decode(l.entry());
                         if (entry.matches(l.tokens())) {
-                            x.hit = entry.wire();
+                            x.hit = adaptToDescribe(entry.wire(), x.described);
                         }
                     } catch (IllegalArgumentException e) {
                         log.debug("ignoring a corrupt cache entry: {}", e.getMessage());
@@ -743,6 +744,26 @@ final class QueryFlow {
             });
         }
         CompletableFuture.allOf(futures).whenComplete((v, e) -> onLoop(then));
+    }
+
+    /**
+     * An extended-protocol entry starts with the RowDescription (or NoData) when it was captured after a
+     * Describe. It answers an Execute without Describe by dropping that message; an Execute after Describe
+     * needs it, so an entry without it is a miss (and is then replaced by one with it).
+     */
+    private static byte[] adaptToDescribe(byte[] wire, Boolean described) {
+        if (described == null) {
+            return wire;
+        }
+        boolean hasDescription = wire.length >= 5 && (wire[0] == MessageType.ROW_DESCRIPTION || wire[0] == MessageType.NO_DATA);
+        if (described) {
+            return hasDescription ? wire : null;
+        }
+        if (!hasDescription) {
+            return wire;
+        }
+        int len = ((wire[1] & 0xff) << 24) | ((wire[2] & 0xff) << 16) | ((wire[3] & 0xff) << 8) | (wire[4] & 0xff);
+        return java.util.Arrays.copyOfRange(wire, 1 + len, wire.length);
     }
 
     private void onLoop(Runnable r) {
@@ -922,8 +943,10 @@ final class QueryFlow {
                 frame.release();
                 return;
             }
-            if (type == MessageType.NOTICE_RESPONSE && head != null && head.capture != null) {
-                head.capture.fail("notice");
+            if (type == MessageType.NOTICE_RESPONSE && head != null) {
+                // A notice belongs to the request group it arrives in, wherever in it (a function folded at Bind
+                // raises its notice before the Execute's rows): nothing of that group is stored.
+                failCapturesOfCurrentGroup("notice");
             }
             session.writeClient(frame);
             return;
@@ -1008,6 +1031,20 @@ final class QueryFlow {
         relayOrDrop(frame, head);
     }
 
+    private void failCapturesOfCurrentGroup(String reason) {
+        for (Pending p : pending) {
+            if (p.capture != null) {
+                p.capture.fail(reason);
+            }
+            if (p.groupCaptures != null) {
+                p.groupCaptures.forEach(c -> c.fail(reason));
+            }
+            if (p.kind == MessageType.SYNC || p.kind == MessageType.QUERY || p.kind == INTERNAL) {
+                return;
+            }
+        }
+    }
+
     private void relayOrDrop(ByteBuf frame, Pending head) {
         if (head.skip) {
             frame.release();
@@ -1063,6 +1100,23 @@ final class QueryFlow {
      */
     private void invalidateThenRelay(ByteBuf frame, byte status) {
         pauseUpstream();
+        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed) {
+            // What pgmemo remembers about the written tables (triggers, views, foreign keys) may be outdated by
+            // DDL through another pgmemo: that DDL replaced the database epoch, so look at it first.
+            cache.store().tokens(List.of(Keys.databaseEpoch(database))).whenComplete((tokens, err) -> onLoop(() -> {
+                if (err == null) {
+                    cache.catalog().observeEpoch(database, tokens.get(0));
+                } else {
+                    pendingEpochBump = true; // cannot tell: invalidate everything the write could have reached
+                }
+                resolveWriteTargetsThenBump(frame, status);
+            }));
+            return;
+        }
+        bumpAndRelay(frame, status);
+    }
+
+    private void resolveWriteTargetsThenBump(ByteBuf frame, byte status) {
         if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed) {
             List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, pendingWriteTargets);
             if (!unknown.isEmpty()) {
@@ -1252,13 +1306,14 @@ final class QueryFlow {
         final Analysis analysis;
         final Candidate candidate;
         final byte[] key;
-        final boolean described;
+        /** Whether Describe preceded this Execute; null for a simple Query. */
+        final Boolean described;
         int batchIndex;
         List<byte[]> tokens;
         byte[] hit;
         private Capture capture;
 
-        Exec(Analysis analysis, Candidate candidate, byte[] key, boolean described) {
+        Exec(Analysis analysis, Candidate candidate, byte[] key, Boolean described) {
             this.analysis = analysis;
             this.candidate = candidate;
             this.key = key;

@@ -73,6 +73,23 @@ public final class Catalog {
         return functions.getIfPresent(functionKey(ctx, name));
     }
 
+    private final java.util.concurrent.ConcurrentHashMap<String, String> epochs = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Records the database epoch token seen in the store before a write's invalidation. When it differs from
+     * the one seen before (or none was seen yet), DDL (or
+     * an unknown write) happened through some pgmemo, maybe another instance: forget what is known about the
+     * database, since triggers, views, policies or functions may have changed.
+     */
+    public void observeEpoch(String database, byte[] token) {
+        String hex = java.util.HexFormat.of().formatHex(token);
+        String previous = epochs.put(database, hex);
+        if (!hex.equals(previous)) {
+            // Also on the first observation: what was learned before it cannot be dated.
+            invalidateDatabase(database);
+        }
+    }
+
     /** Forgets everything known about a database (after DDL in it). */
     public void invalidateDatabase(String database) {
         String prefix = database + '\u0000';
