@@ -4,8 +4,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -52,7 +50,7 @@ public final class ResilientStore implements CacheStore {
   private final int failureThreshold;
   private final long cooldownNanos;
   private final String description;
-  private final ScheduledThreadPoolExecutor timer;
+  private final io.netty.util.HashedWheelTimer timer;
 
   private final CacheUnavailableException breakerOpen;
   private final CacheUnavailableException dirty;
@@ -97,12 +95,13 @@ public final class ResilientStore implements CacheStore {
     this.failureThreshold = failureThreshold;
     this.cooldownNanos = cooldown.toNanos();
     this.description = delegate.describe();
-    this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+    // A hashed wheel: scheduling a deadline is a queue insert, with no wake-up of a timer thread per
+    // store call (a ScheduledThreadPoolExecutor signals its thread on every schedule and cancel).
+    this.timer = new io.netty.util.HashedWheelTimer(r -> {
       Thread t = new Thread(r, "pgmemo-cache-timeout");
       t.setDaemon(true);
       return t;
-    });
-    this.timer.setRemoveOnCancelPolicy(true);
+    }, 10, TimeUnit.MILLISECONDS, 512);
     this.breakerOpen = new CacheUnavailableException(
         "cache store " + description + " unavailable: circuit breaker open");
     this.dirty = new CacheUnavailableException("cache store " + description
@@ -163,7 +162,7 @@ public final class ResilientStore implements CacheStore {
   @Override
   public void close() {
     closed = true;
-    timer.shutdownNow();
+    timer.stop();
     delegate.close();
   }
 
@@ -252,9 +251,9 @@ public final class ResilientStore implements CacheStore {
     }
     CompletableFuture<T> out = new CompletableFuture<>();
     AtomicBoolean settled = new AtomicBoolean(); // the deadline and the answer race; one settles
-    ScheduledFuture<?> deadline;
+    io.netty.util.Timeout deadline;
     try {
-      deadline = timer.schedule(() -> {
+      deadline = timer.newTimeout(unused -> {
         if (settled.compareAndSet(false, true)) {
           CacheUnavailableException late = new CacheUnavailableException("cache store " + description
               + " did not answer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
@@ -280,7 +279,7 @@ public final class ResilientStore implements CacheStore {
       if (!settled.compareAndSet(false, true)) {
         return; // timed out already; counted there
       }
-      deadline.cancel(false);
+      deadline.cancel();
       if (error == null) {
         onSuccess(permit);
         if (read && isDirty()) {
