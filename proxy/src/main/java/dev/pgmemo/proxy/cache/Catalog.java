@@ -44,8 +44,8 @@ public final class Catalog {
 
     public Catalog(Duration maxAge, QueryAnalyzer analyzer) {
         this.analyzer = analyzer;
-        relations = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).build();
-        functions = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).build();
+        relations = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).executor(Runnable::run).build();
+        functions = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).executor(Runnable::run).build();
     }
 
     private static String relationKey(SessionContext ctx, String name) {
