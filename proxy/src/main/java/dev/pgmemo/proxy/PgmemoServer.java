@@ -58,7 +58,16 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         this.upstreamConnector = new UpstreamConnector(config.upstream(), transport, config.connectTimeout());
         this.cache = config.cache().enabled() ? new dev.pgmemo.proxy.cache.CacheService(config, registry) : null;
         this.bossGroup = transport.newGroup(1, "pgmemo-accept");
-        this.workerGroup = transport.newGroup(Integer.getInteger("pgmemo.threads", Runtime.getRuntime().availableProcessors()), "pgmemo-io");
+        this.workerGroup = transport.newGroup(ioThreads(), "pgmemo-io");
+    }
+
+    /**
+     * I/O threads: half the cores by default (at least one). A relay spends most of its time in the kernel
+     * on the same cores as the network stack; measured on 2 cores, one I/O thread used less CPU per
+     * transaction than two (docs/benchmarks.md). Override with -Dpgmemo.threads=N.
+     */
+    static int ioThreads() {
+        return Integer.getInteger("pgmemo.threads", Math.max(1, Runtime.getRuntime().availableProcessors() / 2));
     }
 
     /** Binds the proxy and admin listeners; throws if either cannot be bound. */
