@@ -540,8 +540,4 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
     }
-
-    State state() {
-        return state;
-    }
 }

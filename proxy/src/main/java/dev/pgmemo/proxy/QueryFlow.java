@@ -209,14 +209,14 @@ final class QueryFlow {
                 return;
             }
             Analysis a = statementsInQuery.get(0);
-            Candidate c = pending.isEmpty() ? evaluate(a, query.sql(), true) : pipelinedBypass();
+            Candidate c = pending.isEmpty() ? evaluate(a, query.sql()) : pipelinedBypass();
             if (c.needsCatalog != null) {
                 runCatalogQuery(c.needsCatalog, () -> processClientFrame(frame));
                 return;
             }
-            if (c.key != null) {
+            if (c.cacheable()) {
                 byte[] key = new CacheService.KeyBuilder(SIMPLE_MARKER, context).text(query.sql()).build();
-                Exec exec = new Exec(a, c, key, null);
+                Exec exec = new Exec(c, key, null);
                 long start = System.nanoTime();
                 pauseClient();
                 lookup(List.of(exec), () -> {
@@ -309,13 +309,13 @@ final class QueryFlow {
                     local = false;
                     continue;
                 }
-                Candidate c = evaluate(a, portal.statement.parse.sql(), true);
+                Candidate c = evaluate(a, portal.statement.parse.sql());
                 if (c.needsCatalog != null) {
                     need = need == null ? c.needsCatalog : need.merge(c.needsCatalog);
                     local = false;
                     continue;
                 }
-                if (c.key == null) {
+                if (!c.cacheable()) {
                     local = false;
                     continue;
                 }
@@ -347,7 +347,7 @@ final class QueryFlow {
                 }
                 // Whether the client sent Describe is not part of the key: an entry captured with its
                 // RowDescription also answers an Execute without Describe (see adaptToDescribe).
-                Exec exec = new Exec(a, c, kb.build(), described);
+                Exec exec = new Exec(c, kb.build(), described);
                 exec.batchIndex = i;
                 execs.add(exec);
             } else if (h.msg instanceof FrontendMessage.Close c) {
@@ -617,7 +617,7 @@ final class QueryFlow {
      * Decides whether a candidate SELECT may use the cache in this session right now, and how. Either
      * returns a key-less verdict (bypass, counted), a request for catalog facts, or the tokens and TTL.
      */
-    private Candidate evaluate(Analysis a, String sql, boolean countBypass) {
+    private Candidate evaluate(Analysis a, String sql) {
         Candidate c = new Candidate();
         String reason = sessionBypassReason();
         if (reason == null && (context == null || contextDirty)) {
@@ -631,9 +631,7 @@ final class QueryFlow {
             reason = "temp_table";
         }
         if (reason != null) {
-            if (countBypass) {
-                cache.metrics().bypass(reason);
-            }
+            cache.metrics().bypass(reason);
             return c;
         }
         Catalog catalog = cache.catalog();
@@ -673,7 +671,6 @@ final class QueryFlow {
         }
         c.ttl = d.ttl();
         c.tokenKeys = CacheService.readTokenKeys(database, tokenNames);
-        c.key = new byte[0]; // marker: cacheable; the caller builds the real key
         return c;
     }
 
@@ -793,7 +790,6 @@ final class QueryFlow {
      * while the session is idle, so it cannot disturb a transaction.
      */
     private void runCatalogQuery(NeedCatalog need, Runnable then) {
-        cache.metrics().catalogLookups.increment();
         List<String> sql = new ArrayList<>();
         List<Consumer<ByteBuf>> rowHandlers = new ArrayList<>();
         if (need.context() || context == null || contextDirty) {
@@ -813,9 +809,8 @@ final class QueryFlow {
             sql.add(Catalog.functionsQuery(funcs));
             rowHandlers.add(row -> cache.catalog().rememberFunction(context, funcs, row));
         }
-        Pending p = new Pending(INTERNAL);
-        p.skip = true;
-        p.internal = new InternalQuery(rowHandlers, () -> {
+        pauseClient();
+        sendInternalQuery(String.join(";\n", sql), rowHandlers, () -> {
             // The client was paused for this catalog query. The continuation either pauses it again (a store
             // lookup, which resumes it when done) or just sends the request on; in that case nothing else would
             // flush it upstream or read the client again, so resume here.
@@ -824,10 +819,25 @@ final class QueryFlow {
             if (!clientPaused) {
                 resumeClient();
             }
-        });
-        pending.add(p);
-        pauseClient();
-        session.writeUpstream(new FrontendMessage.Query(String.join(";\n", sql)).encode(session.alloc()));
+        }, false);
+    }
+
+    /**
+     * Sends pgmemo's own simple Query upstream; its replies are skipped, its DataRows go to the handlers (one
+     * per statement) and {@code then} runs at its ReadyForQuery. {@code first} puts it at the head of the
+     * reply queue (only when nothing else is outstanding).
+     */
+    private void sendInternalQuery(String sql, List<Consumer<ByteBuf>> rowHandlers, Runnable then, boolean first) {
+        cache.metrics().catalogLookups.increment();
+        Pending p = new Pending(INTERNAL);
+        p.skip = true;
+        p.internal = new InternalQuery(rowHandlers, then);
+        if (first) {
+            pending.addFirst(p);
+        } else {
+            pending.add(p);
+        }
+        session.writeUpstream(new FrontendMessage.Query(sql).encode(session.alloc()));
         session.flushUpstream();
     }
 
@@ -1134,27 +1144,15 @@ final class QueryFlow {
     }
 
     private void sendCatalogQueryBeforeBump(List<Catalog.Name> unknown, ByteBuf frame, byte status) {
-        cache.metrics().catalogLookups.increment();
-        List<Consumer<ByteBuf>> handlers = List.of(row -> cache.catalog().rememberRelation(context, unknown, row));
-        Pending p = new Pending(INTERNAL);
-        p.skip = true;
-        p.internal = new InternalQuery(handlers, () -> bumpAndRelay(frame, status));
-        // The reply must be processed even though the upstream is paused for everything else.
-        pending.addFirst(p);
-        internalWhilePaused = p;
-        session.writeUpstream(new FrontendMessage.Query(Catalog.relationsQuery(unknown)).encode(session.alloc()));
-        session.flushUpstream();
+        sendInternalQuery(Catalog.relationsQuery(unknown),
+                List.of(row -> cache.catalog().rememberRelation(context, unknown, row)),
+                () -> bumpAndRelay(frame, status), true);
+        // Its reply must be processed even though the upstream is otherwise paused for the bump.
         upstreamPaused = false;
-        upstreamPausedForBump = true;
         session.updateReading();
     }
 
-    private Pending internalWhilePaused;
-    private boolean upstreamPausedForBump;
-
     private void bumpAndRelay(ByteBuf frame, byte status) {
-        internalWhilePaused = null;
-        upstreamPausedForBump = false;
         upstreamPaused = true;
         Set<String> names = new LinkedHashSet<>(pendingTableBumps);
         boolean epoch = pendingEpochBump;
@@ -1293,17 +1291,19 @@ final class QueryFlow {
     private record Portal(Statement statement, FrontendMessage.Bind bind) {
     }
 
-    /** The verdict for one candidate: a catalog request, a bypass (key null), or tokens and TTL. */
+    /** The verdict for one candidate: a catalog request, a bypass (no tokens), or tokens and TTL. */
     private static final class Candidate {
         NeedCatalog needsCatalog;
-        byte[] key;
         Duration ttl;
         List<byte[]> tokenKeys;
+
+        boolean cacheable() {
+            return tokenKeys != null;
+        }
     }
 
     /** One Execute (or simple Query) looked up in the cache. */
     private static final class Exec {
-        final Analysis analysis;
         final Candidate candidate;
         final byte[] key;
         /** Whether Describe preceded this Execute; null for a simple Query. */
@@ -1313,8 +1313,7 @@ final class QueryFlow {
         byte[] hit;
         private Capture capture;
 
-        Exec(Analysis analysis, Candidate candidate, byte[] key, Boolean described) {
-            this.analysis = analysis;
+        Exec(Candidate candidate, byte[] key, Boolean described) {
             this.candidate = candidate;
             this.key = key;
             this.described = described;

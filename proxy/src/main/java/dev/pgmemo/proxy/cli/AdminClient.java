@@ -45,6 +45,25 @@ final class AdminClient {
         }
     }
 
+    /**
+     * POSTs to a running pgmemo and reports like a Unix command: the answer on stdout and 0 when it says
+     * 200, the answer on stderr and 1 otherwise, and 3 (not running) when nothing answers.
+     */
+    static int postAndReport(HostPort admin, String path) {
+        try {
+            HttpResponse<String> r = new AdminClient(admin).post(path);
+            if (r.statusCode() == 200) {
+                System.out.print(r.body());
+                return 0;
+            }
+            System.err.print("pgmemo: " + r.body());
+            return 1;
+        } catch (IOException e) {
+            System.err.println("pgmemo is not running (admin endpoint " + admin + " unreachable)");
+            return Pgmemo.EXIT_NOT_RUNNING;
+        }
+    }
+
     /** Crude field extraction from the flat JSON that /status returns. */
     static String field(String json, String name) {
         String key = "\"" + name + "\":";

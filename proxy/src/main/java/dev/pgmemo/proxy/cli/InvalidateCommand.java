@@ -2,9 +2,7 @@ package dev.pgmemo.proxy.cli;
 
 import dev.pgmemo.config.ConfigException;
 import dev.pgmemo.config.PgmemoConfig;
-import java.io.IOException;
 import java.net.URLEncoder;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -46,17 +44,6 @@ final class InvalidateCommand implements Callable<Integer> {
         String path = target.all ? "/invalidate?all=1"
                 : "/invalidate?table=" + URLEncoder.encode(target.table, StandardCharsets.UTF_8)
                 + (database == null ? "" : "&database=" + URLEncoder.encode(database, StandardCharsets.UTF_8));
-        try {
-            HttpResponse<String> r = new AdminClient(cfg.admin().listen()).post(path);
-            if (r.statusCode() == 200) {
-                System.out.print(r.body());
-                return 0;
-            }
-            System.err.print("pgmemo: " + r.body());
-            return 1;
-        } catch (IOException e) {
-            System.err.println("pgmemo is not running (admin endpoint " + cfg.admin().listen() + " unreachable)");
-            return Pgmemo.EXIT_NOT_RUNNING;
-        }
+        return AdminClient.postAndReport(cfg.admin().listen(), path);
     }
 }

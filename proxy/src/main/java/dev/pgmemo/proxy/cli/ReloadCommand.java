@@ -2,8 +2,6 @@ package dev.pgmemo.proxy.cli;
 
 import dev.pgmemo.config.ConfigException;
 import dev.pgmemo.config.PgmemoConfig;
-import java.io.IOException;
-import java.net.http.HttpResponse;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,17 +23,6 @@ final class ReloadCommand implements Callable<Integer> {
             System.err.println("pgmemo: reload refused, the running configuration is unchanged: " + e.getMessage());
             return 1;
         }
-        try {
-            HttpResponse<String> r = new AdminClient(cfg.admin().listen()).post("/reload");
-            if (r.statusCode() == 200) {
-                System.out.print(r.body());
-                return 0;
-            }
-            System.err.print("pgmemo: " + r.body());
-            return 1;
-        } catch (IOException e) {
-            System.err.println("pgmemo is not running (admin endpoint " + cfg.admin().listen() + " unreachable)");
-            return Pgmemo.EXIT_NOT_RUNNING;
-        }
+        return AdminClient.postAndReport(cfg.admin().listen(), "/reload");
     }
 }
