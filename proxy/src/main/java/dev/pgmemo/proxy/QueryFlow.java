@@ -215,7 +215,7 @@ final class QueryFlow {
                 return;
             }
             if (c.cacheable()) {
-                byte[] key = new CacheService.KeyBuilder(SIMPLE_MARKER, context).text(query.sql()).build();
+                byte[] key = new CacheService.KeyBuilder(SIMPLE_MARKER, context, c.settingsKey).text(query.sql()).build();
                 Exec exec = new Exec(c, key, null);
                 long start = System.nanoTime();
                 pauseClient();
@@ -326,7 +326,7 @@ final class QueryFlow {
                     local = false;
                     continue;
                 }
-                CacheService.KeyBuilder kb = new CacheService.KeyBuilder(EXTENDED_MARKER, context)
+                CacheService.KeyBuilder kb = new CacheService.KeyBuilder(EXTENDED_MARKER, context, c.settingsKey)
                         .text(portal.statement.parse.sql());
                 int[] types = portal.statement.parse.parameterTypes();
                 kb.intValue(types.length);
@@ -655,6 +655,7 @@ final class QueryFlow {
         }
         Set<String> tokenNames = new HashSet<>();
         List<String> qualified = new ArrayList<>();
+        Set<String> settings = Set.of();
         for (Catalog.Name n : rels) {
             Catalog.Relation r = catalog.relation(context, n.key());
             if (r.bypass() != null) {
@@ -663,6 +664,22 @@ final class QueryFlow {
             }
             tokenNames.addAll(r.tokenNames());
             qualified.add(r.qualifiedName());
+            if (!r.settings().isEmpty()) {
+                if (settings.isEmpty()) {
+                    settings = new HashSet<>();
+                }
+                settings.addAll(r.settings());
+            }
+        }
+        if (!context.hasCustom(settings)) {
+            // A policy or view reads a setting this context was read without (it was learned since): read
+            // the context again, now with it.
+            if (txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+                c.needsCatalog = new NeedCatalog(true, List.of(), List.of());
+                return c;
+            }
+            cache.metrics().bypass("context_unknown");
+            return c;
         }
         CachePolicy.Decision d = cache.policy().decide(qualified, a.fingerprint(), sql);
         if (!d.cache()) {
@@ -670,6 +687,7 @@ final class QueryFlow {
             return c;
         }
         c.ttl = d.ttl();
+        c.settingsKey = context.customKey(settings);
         c.tokenKeys = CacheService.readTokenKeys(database, tokenNames);
         return c;
     }
@@ -793,9 +811,10 @@ final class QueryFlow {
         List<String> sql = new ArrayList<>();
         List<Consumer<ByteBuf>> rowHandlers = new ArrayList<>();
         if (need.context() || context == null || contextDirty) {
-            sql.add(SessionContext.query());
+            List<String> custom = cache.customSettings().names();
+            sql.add(SessionContext.query(custom));
             rowHandlers.add(row -> {
-                context = SessionContext.fromRow(row);
+                context = SessionContext.fromRow(row, custom);
                 contextDirty = false;
             });
         }
@@ -1162,7 +1181,7 @@ final class QueryFlow {
                 if (r == null) {
                     continue;
                 }
-                names.addAll(r.tokenNames());
+                names.addAll(r.writeNames());
                 names.addAll(r.cascadeNames());
                 epoch |= r.userTriggers();
             }
@@ -1295,6 +1314,8 @@ final class QueryFlow {
     private static final class Candidate {
         NeedCatalog needsCatalog;
         Duration ttl;
+        /** The custom settings (app.tenant, ...) the result depends on, for the key. */
+        byte[] settingsKey;
         List<byte[]> tokenKeys;
 
         boolean cacheable() {

@@ -215,6 +215,92 @@ class SessionContextSafetyIT {
         }
     }
 
+    /**
+     * A policy reading {@code current_setting('app.tenant')} is cached per tenant: the setting is part of the
+     * key. Proved by changing rows directly in PostgreSQL (bypassing pgmemo): each tenant keeps being served
+     * its own warmed rows, and a session of the same user in the same tenant shares them.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Mode.class, names = {"SIMPLE", "EXTENDED", "PREPARED"})
+    void rowLevelSecurityOnCustomSettingIsCachedPerTenant(Mode mode) throws SQLException {
+        String docs = n("rls_keyed", mode);
+        db.exec("CREATE TABLE " + docs + " (tenant text, v text)",
+                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t2', 't2-a')",
+                "ALTER TABLE " + docs + " OWNER TO " + owner,
+                "ALTER TABLE " + docs + " ENABLE ROW LEVEL SECURITY",
+                "ALTER TABLE " + docs + " FORCE ROW LEVEL SECURITY",
+                "CREATE POLICY by_tenant ON " + docs + " USING (tenant = current_setting('App.Tenant'))",
+                "GRANT SELECT ON " + docs + " TO " + alice);
+        String t = "SELECT tenant, v FROM " + docs + " ORDER BY v";
+        try (Connection a = memo.connect(db.name, alice, mode); Connection a2 = memo.connect(db.name, alice, mode);
+                Connection none = memo.connect(db.name, alice, mode)) {
+            Sql.exec(a, "SET app.tenant = 't1'");
+            assertThat(memo.warm(a, t)).containsExactly("t1|t1-a");
+            Sql.exec(a, "SET app.tenant = 't2'");
+            assertThat(Sql.rows(a, t)).as("tenant t2 after t1 was cached").containsExactly("t2|t2-a");
+            assertThat(memo.warm(a, t)).containsExactly("t2|t2-a");
+
+            try (Connection direct = Sql.direct(db.name)) {
+                Sql.exec(direct, "UPDATE " + docs + " SET v = v || '-changed'");
+            }
+            Sql.exec(a, "SET app.tenant = 't1'");
+            long hits = memo.hits();
+            assertThat(Sql.rows(a, t)).as("t1's cached rows").containsExactly("t1|t1-a");
+            Sql.exec(a2, "SET app.tenant = 't1'");
+            assertThat(Sql.rows(a2, t)).as("another session of alice in t1").containsExactly("t1|t1-a");
+            assertThat(memo.hits()).as("both reads came from the cache").isEqualTo(hits + 2);
+            Sql.exec(a2, "SET app.tenant = 't2'");
+            assertThat(Sql.rows(a2, t)).as("t2's cached rows").containsExactly("t2|t2-a");
+
+            assertThat(Sql.sqlStateOf(none, t)).as("no tenant set: the policy's error, not cached rows")
+                    .isEqualTo("42704");
+            Sql.exec(none, "SET app.tenant = ''");
+            assertThat(Sql.rows(none, t)).as("empty tenant").isEmpty();
+        }
+    }
+
+    /**
+     * A policy whose subquery reads another table: a write through pgmemo to that table changes what the
+     * policy lets through, so cached reads of the protected table must not survive it. A view reading a
+     * custom setting is keyed by it as well.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Mode.class, names = {"SIMPLE", "PREPARED"})
+    void policySubqueryTablesAndSettingViewsGuardCachedReads(Mode mode) throws SQLException {
+        String docs = n("rls_members_docs", mode);
+        String members = n("rls_members", mode);
+        String view = n("tenant_view", mode);
+        db.exec("CREATE TABLE " + members + " (username text, tenant text)",
+                "INSERT INTO " + members + " VALUES ('" + alice + "', 't1')",
+                "CREATE TABLE " + docs + " (tenant text, v text)",
+                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t2', 't2-a')",
+                "ALTER TABLE " + docs + " OWNER TO " + owner,
+                "ALTER TABLE " + members + " OWNER TO " + owner,
+                "ALTER TABLE " + docs + " ENABLE ROW LEVEL SECURITY",
+                "CREATE POLICY by_membership ON " + docs + " USING (tenant IN (SELECT m.tenant FROM " + members
+                        + " m WHERE m.username = current_user))",
+                "GRANT SELECT ON " + docs + " TO " + alice,
+                "GRANT SELECT, INSERT ON " + members + " TO " + alice,
+                "CREATE VIEW " + view + " AS SELECT v FROM " + members + " JOIN (VALUES ('t1', 'one'), ('t2', 'two'))"
+                        + " AS x(t, v) ON x.t = " + members + ".tenant WHERE tenant = current_setting('app.view_tenant', true)",
+                "GRANT SELECT ON " + view + " TO " + alice);
+        String t = "SELECT tenant, v FROM " + docs + " ORDER BY v";
+        try (Connection a = memo.connect(db.name, alice, mode); Connection w = memo.connect(db.name, alice, mode)) {
+            assertThat(memo.warm(a, t)).containsExactly("t1|t1-a");
+            Sql.exec(w, "INSERT INTO " + members + " VALUES ('" + alice + "', 't2')");
+            assertThat(Sql.rows(a, t)).as("after alice joined t2 through pgmemo").containsExactly("t1|t1-a", "t2|t2-a");
+
+            String v = "SELECT DISTINCT v FROM " + view + " ORDER BY v";
+            Sql.exec(a, "SET app.view_tenant = 't1'");
+            assertThat(memo.warm(a, v)).containsExactly("one");
+            Sql.exec(a, "SET app.view_tenant = 't2'");
+            assertThat(Sql.rows(a, v)).as("the view under another setting value").containsExactly("two");
+            assertThat(memo.warm(a, v)).containsExactly("two");
+            Sql.exec(a, "RESET app.view_tenant");
+            assertThat(Sql.rows(a, v)).as("the view with the setting reset").isEmpty();
+        }
+    }
+
     /** The same setting given in the startup packet ({@code options=-c app.tenant=...}) instead of SET. */
     @ParameterizedTest
     @EnumSource(value = Mode.class, names = {"SIMPLE", "PREPARED"})

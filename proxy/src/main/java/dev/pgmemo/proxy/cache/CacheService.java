@@ -28,6 +28,7 @@ public final class CacheService implements AutoCloseable {
     private final QueryAnalyzer analyzer;
     private final ResilientStore store;
     private final Catalog catalog;
+    private final CustomSettings customSettings = new CustomSettings();
     private final CacheMetrics metrics;
     private final long maxEntrySize;
     private volatile CachePolicy policy;
@@ -38,7 +39,7 @@ public final class CacheService implements AutoCloseable {
                 ? new MemoryStore(config.cache().memoryMaxSize())
                 : new RedisStore(config.cache().store(), "", config.cache().storeTimeout());
         this.store = new ResilientStore(raw, config.cache().storeTimeout());
-        this.catalog = new Catalog(Duration.ofMinutes(5), analyzer);
+        this.catalog = new Catalog(Duration.ofMinutes(5), analyzer, customSettings);
         this.metrics = new CacheMetrics(registry, store);
         this.maxEntrySize = config.cache().maxEntrySize();
         this.policy = new CachePolicy(config.cache(), config.rules(), Fingerprint::of);
@@ -54,6 +55,11 @@ public final class CacheService implements AutoCloseable {
 
     public Catalog catalog() {
         return catalog;
+    }
+
+    /** Custom settings learned from policies and views; every context query reads them. */
+    public CustomSettings customSettings() {
+        return customSettings;
     }
 
     public CacheMetrics metrics() {
@@ -110,12 +116,14 @@ public final class CacheService implements AutoCloseable {
         });
         private final MessageDigest md;
 
-        public KeyBuilder(byte protocolMarker, SessionContext ctx) {
+        /** @param settingsKey {@link SessionContext#customKey} of the custom settings the result depends on */
+        public KeyBuilder(byte protocolMarker, SessionContext ctx, byte[] settingsKey) {
             md = SHA256.get();
             md.reset();
-            md.update((byte) 1); // key format version
+            md.update((byte) 2); // key format version
             md.update(protocolMarker);
             bytes(ctx.keyBytes());
+            bytes(settingsKey);
         }
 
         public KeyBuilder text(String s) {

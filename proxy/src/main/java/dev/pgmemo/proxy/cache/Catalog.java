@@ -11,6 +11,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What pgmemo knows about relations and functions, read from PostgreSQL's catalogs through the session's
@@ -23,15 +27,18 @@ public final class Catalog {
      * A relation name as resolved under one search_path.
      *
      * @param qualifiedName schema.name of the relation itself (for rule matching), null when missing
-     * @param tokenNames    relation names whose version tokens guard it: itself, views' base relations,
-     *                      partition ancestors and descendants
+     * @param tokenNames    relation names whose version tokens guard a read of it: itself, views' base
+     *                      relations, partition ancestors and descendants, and the relations its (or their)
+     *                      row-level security policies read
+     * @param writeNames    relation names a write to it changes: the same without the policies' relations
      * @param bypass        why a query reading it cannot be cached (temporary, catalog, foreign, sequence,
      *                      view calling a non-immutable function, missing), or null
      * @param cascadeNames  relations a write to it can change through foreign keys (recursively)
      * @param userTriggers  whether a write to it fires user triggers, which may write anywhere
+     * @param settings      custom settings (app.tenant, ...) its policies or views read: part of the key
      */
-    public record Relation(String qualifiedName, List<String> tokenNames, String bypass, List<String> cascadeNames,
-                           boolean userTriggers) {
+    public record Relation(String qualifiedName, List<String> tokenNames, List<String> writeNames, String bypass,
+                           List<String> cascadeNames, boolean userTriggers, List<String> settings) {
     }
 
     /** Function volatility, as in pg_proc.provolatile; MISSING when no function has that name. */
@@ -41,9 +48,11 @@ public final class Catalog {
     private final Cache<String, Volatility> functions;
 
     private final QueryAnalyzer analyzer;
+    private final CustomSettings customSettings;
 
-    public Catalog(Duration maxAge, QueryAnalyzer analyzer) {
+    public Catalog(Duration maxAge, QueryAnalyzer analyzer, CustomSettings customSettings) {
         this.analyzer = analyzer;
+        this.customSettings = customSettings;
         relations = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).executor(Runnable::run).build();
         functions = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).executor(Runnable::run).build();
     }
@@ -116,7 +125,7 @@ public final class Catalog {
         }
     }
 
-    /** SQL returning one row per requested relation: index, then the fields of {@link Relation}. */
+    /** SQL returning one row per requested relation: index, then the columns {@link #rememberRelation} reads. */
     public static String relationsQuery(List<Name> names) {
         StringBuilder values = new StringBuilder();
         for (int i = 0; i < names.size(); i++) {
@@ -125,22 +134,29 @@ public final class Catalog {
             }
             values.append('(').append(i).append(", ").append(quoteLiteral(names.get(i).regclassText())).append(')');
         }
+        // deps: the relation, the base relations of views (recursively), partition ancestors and descendants,
+        // and (flagged pol) the relations that row-level security policies of any of those read in subqueries:
+        // a read depends on all of them, a write only changes the unflagged ones.
         return "WITH RECURSIVE req(i, qname) AS (VALUES " + values + "),"
                 + " base AS (SELECT req.i, pg_catalog.to_regclass(req.qname)::oid AS oid FROM req),"
-                + " deps(i, oid) AS ("
-                + "  SELECT base.i, base.oid FROM base WHERE base.oid IS NOT NULL"
+                + " deps(i, oid, pol) AS ("
+                + "  SELECT base.i, base.oid, false FROM base WHERE base.oid IS NOT NULL"
                 + "  UNION"
-                + "  SELECT d.i, x.oid FROM deps d CROSS JOIN LATERAL ("
-                + "    SELECT dep.refobjid AS oid FROM pg_catalog.pg_rewrite rw"
+                + "  SELECT d.i, x.oid, d.pol OR x.pol FROM deps d CROSS JOIN LATERAL ("
+                + "    SELECT dep.refobjid AS oid, false AS pol FROM pg_catalog.pg_rewrite rw"
                 + "      JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
                 + "       AND dep.objid = rw.oid AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
                 + "      JOIN pg_catalog.pg_class vc ON vc.oid = rw.ev_class AND vc.relkind = 'v'"
                 + "     WHERE rw.ev_class = d.oid AND dep.refobjid <> d.oid"
-                + "    UNION SELECT inh.inhrelid FROM pg_catalog.pg_inherits inh WHERE inh.inhparent = d.oid"
-                + "    UNION SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = d.oid"
+                + "    UNION SELECT inh.inhrelid, false FROM pg_catalog.pg_inherits inh WHERE inh.inhparent = d.oid"
+                + "    UNION SELECT inh.inhparent, false FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = d.oid"
+                + "    UNION SELECT dep.refobjid, true FROM pg_catalog.pg_policy p"
+                + "      JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass"
+                + "       AND dep.objid = p.oid AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                + "     WHERE p.polrelid = d.oid AND dep.refobjid <> d.oid"
                 + "  ) x),"
                 + " fk(i, oid) AS ("
-                + "  SELECT deps.i, deps.oid FROM deps"
+                + "  SELECT deps.i, deps.oid FROM deps WHERE NOT deps.pol"
                 + "  UNION"
                 + "  SELECT f.i, con.conrelid FROM fk f JOIN pg_catalog.pg_constraint con"
                 + "    ON con.contype = 'f' AND con.confrelid = f.oid AND con.conrelid <> f.oid),"
@@ -150,17 +166,13 @@ public final class Catalog {
                 + "   JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND dep.objid = rw.oid"
                 + "    AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
                 + "   JOIN pg_catalog.pg_proc p ON p.oid = dep.refobjid AND p.provolatile <> 'i'),"
+                // User functions called by policies; built-in ones are pinned (no pg_depend row) and are found
+                // by pgmemo in the policy text (last column).
                 + " volatile_policies AS ("
                 + "  SELECT DISTINCT d.i FROM deps d JOIN pg_catalog.pg_policy pol ON pol.polrelid = d.oid"
                 + "   JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND dep.objid = pol.oid"
                 + "    AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
-                + "   JOIN pg_catalog.pg_proc p ON p.oid = dep.refobjid AND p.provolatile <> 'i'"
-                + "    AND p.proname NOT IN ('current_setting')"
-                // Built-in functions are pinned: pg_depend has no row for them, so policies calling
-                // current_setting(), now() and the like are found by their text. Custom settings such as
-                // app.tenant are placeholders, which pg_show_all_settings() (and so the key) does not list.
-                + "  UNION SELECT d.i FROM deps d JOIN pg_catalog.pg_policy pol ON pol.polrelid = d.oid"
-                + "   WHERE pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) ~* E'(\\\\w\\\\(|current_date|current_time|localtime)')"
+                + "   JOIN pg_catalog.pg_proc p ON p.oid = dep.refobjid AND p.provolatile <> 'i')"
                 + " SELECT b.i,"
                 + "  (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = b.oid),"
                 + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i),"
@@ -174,11 +186,14 @@ public final class Catalog {
                 + "   WHEN EXISTS (SELECT 1 FROM volatile_policies v WHERE v.i = b.i) THEN 'volatile'"
                 + "   ELSE '' END,"
                 + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM fk f JOIN pg_catalog.pg_class c ON c.oid = f.oid WHERE f.i = b.i),"
-                + "  EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_trigger t ON t.tgrelid = d.oid WHERE d.i = b.i AND NOT t.tgisinternal)::text,"
-                // View definitions, checked by pgmemo's analyzer: built-in functions such as now() are pinned
-                // and have no pg_depend row, so only the text shows them.
+                + "  EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_trigger t ON t.tgrelid = d.oid WHERE d.i = b.i AND NOT d.pol AND NOT t.tgisinternal)::text,"
+                // View definitions and policy expressions, checked by pgmemo's analyzer: built-in functions such
+                // as now() or current_setting() are pinned and have no pg_depend row, so only the text shows them.
                 + "  (SELECT pg_catalog.string_agg(pg_catalog.pg_get_viewdef(c.oid), E'\\n;;\\n') FROM deps d JOIN pg_catalog.pg_class c"
-                + "    ON c.oid = d.oid AND c.relkind = 'v' WHERE d.i = b.i)"
+                + "    ON c.oid = d.oid AND c.relkind = 'v' WHERE d.i = b.i),"
+                + "  (SELECT pg_catalog.string_agg(pg_catalog.pg_get_expr(p.polqual, p.polrelid), E'\\n;;\\n') FROM deps d"
+                + "    JOIN pg_catalog.pg_policy p ON p.polrelid = d.oid WHERE d.i = b.i AND p.polqual IS NOT NULL),"
+                + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i AND NOT d.pol)"
                 + " FROM base b ORDER BY b.i";
     }
 
@@ -204,10 +219,20 @@ public final class Catalog {
         String[] c = BackendMessage.dataRowText(dataRow);
         int i = Integer.parseInt(c[0]);
         String bypass = c[3] == null || c[3].isEmpty() ? null : c[3];
-        if (bypass == null && c.length > 6 && c[6] != null && viewsCallNonImmutable(c[6])) {
-            bypass = "volatile";
+        List<String> settings = List.of();
+        if (bypass == null) {
+            TreeSet<String> read = new TreeSet<>();
+            if (!readsOnlySessionState(c[6], false, read) || !readsOnlySessionState(c[7], true, read)) {
+                bypass = "volatile";
+            } else if (!read.isEmpty()) {
+                if (customSettings.register(read)) {
+                    settings = List.copyOf(read);
+                } else {
+                    bypass = "custom_settings";
+                }
+            }
         }
-        Relation r = new Relation(c[1], lines(c[2]), bypass, lines(c[4]), "true".equals(c[5]));
+        Relation r = new Relation(c[1], lines(c[2]), lines(c[8]), bypass, lines(c[4]), "true".equals(c[5]), settings);
         relations.put(relationKey(ctx, names.get(i).key()), r);
         return r;
     }
@@ -226,26 +251,47 @@ public final class Catalog {
         return v;
     }
 
+    /** {@code current_setting('name'::text)} or {@code current_setting('name'::text, true)} as PostgreSQL deparses it. */
+    private static final Pattern CURRENT_SETTING = Pattern.compile(
+            "(?i)(?:pg_catalog\\.)?current_setting\\('((?:[^']|'')*)'::text(?:,\\s*(?:true|false))?\\)");
+    /** Keyword functions whose value is part of every cache key (current_user, session_user are). */
+    private static final Pattern SESSION_USER = Pattern.compile("(?i)\\b(?:current_user|session_user|current_role)\\b");
+
     /**
-     * Whether any of the view definitions (separated by a line ";;") calls a function that is not known
-     * IMMUTABLE. User functions are also caught by the pg_depend check in SQL; this catches built-ins.
+     * Whether view definitions ({@code expressions} false: whole SELECTs) or policy expressions (true),
+     * separated by a line ";;", call nothing but IMMUTABLE functions, the current user, and
+     * {@code current_setting} of literal names, which are added to {@code settings}. Those two are part of the
+     * cache key; anything else (now(), current_setting(variable), a system catalog, a parse failure) is not.
+     * User functions are also checked against pg_depend in SQL; this catches the built-ins, which have no
+     * pg_depend rows.
      */
-    private boolean viewsCallNonImmutable(String definitions) {
+    boolean readsOnlySessionState(String definitions, boolean expressions, Set<String> settings) {
+        if (definitions == null || definitions.isEmpty()) {
+            return true;
+        }
         for (String def : definitions.split("\n;;\n")) {
             String body = def.strip();
             if (body.endsWith(";")) {
                 body = body.substring(0, body.length() - 1);
             }
-            Analysis a = analyzer.analyze(body);
-            if (a.kind() != Analysis.Kind.SELECT) {
-                return true;
+            Matcher m = CURRENT_SETTING.matcher(body);
+            StringBuilder rest = new StringBuilder();
+            while (m.find()) {
+                settings.add(CustomSettings.normalize(m.group(1).replace("''", "'")));
+                m.appendReplacement(rest, "'s'::text");
             }
-            if (!a.cacheable() && a.reason() != Analysis.BypassReason.UNVERIFIED_FUNCTION
-                    && a.reason() != Analysis.BypassReason.SYSTEM_CATALOG) {
-                return true;
+            m.appendTail(rest);
+            String sql = SESSION_USER.matcher(rest).replaceAll("'u'::name");
+            Analysis a = analyzer.analyze(expressions ? "SELECT 1 WHERE " + sql : sql);
+            if (a.kind() != Analysis.Kind.SELECT) {
+                return false;
+            }
+            // System catalogs count too: pinned ones (pg_class, ...) have no pg_depend row either.
+            if (!a.cacheable() && a.reason() != Analysis.BypassReason.UNVERIFIED_FUNCTION) {
+                return false;
             }
         }
-        return false;
+        return true;
     }
 
     private static List<String> lines(String s) {

@@ -4,6 +4,11 @@ import dev.pgmemo.protocol.BackendMessage;
 import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Everything about a session that can change a query's result or its text, read from the server itself
@@ -11,7 +16,8 @@ import java.util.Arrays;
  * It is part of every cache key.
  */
 public record SessionContext(String database, String currentUser, String sessionUser, String searchPath,
-                             String defaultIsolation, boolean hasTempSchema, byte[] keyBytes) {
+                             String defaultIsolation, boolean hasTempSchema, byte[] keyBytes,
+                             Map<String, String> custom) {
 
     /** Settings that change results or their text; all go into the key. */
     private static final String[] SETTINGS = {
@@ -25,41 +31,76 @@ public record SessionContext(String database, String currentUser, String session
 
     /**
      * The query that reads the context: one row. Column 0..3 are database, current_user, session_user and
-     * whether the session has a temporary schema; then SETTINGS in order. Custom settings (app.tenant) cannot
-     * be listed from SQL (placeholders are hidden from pg_settings), so relations whose row-level security
-     * policies call functions such as current_setting() are never cached (see Catalog).
+     * whether the session has a temporary schema; then SETTINGS in order; then the custom settings named
+     * (PostgreSQL cannot list those: see {@link CustomSettings}), NULL where the session has none.
      */
-    public static String query() {
+    public static String query(List<String> custom) {
         StringBuilder sb = new StringBuilder("SELECT current_database(), current_user, session_user, (pg_catalog.pg_my_temp_schema() <> 0)::text");
         for (String s : SETTINGS) {
             sb.append(", pg_catalog.current_setting('").append(s).append("')");
         }
+        for (String s : custom) {
+            sb.append(", pg_catalog.current_setting(").append(Catalog.quoteLiteral(s)).append(", true)");
+        }
         return sb.toString();
     }
 
-    /** Builds the context from the DataRow of {@link #query()}. */
-    public static SessionContext fromRow(ByteBuf dataRow) {
+    /** Builds the context from the DataRow of {@link #query(List)} asked with the same {@code custom} names. */
+    public static SessionContext fromRow(ByteBuf dataRow, List<String> custom) {
         String[] cols = BackendMessage.dataRowText(dataRow);
-        if (cols.length != 4 + SETTINGS.length) {
+        int fixed = 4 + SETTINGS.length;
+        if (cols.length != fixed + custom.size()) {
             throw new IllegalStateException("unexpected context row with " + cols.length + " columns");
         }
         StringBuilder key = new StringBuilder();
-        for (String c : cols) {
-            key.append(c == null ? "\u0000N" : c.replace("\u0000", "")).append('\u0000');
+        for (int i = 0; i < fixed; i++) {
+            appendKeyPart(key, cols[i]);
+        }
+        Map<String, String> values = new TreeMap<>();
+        for (int i = 0; i < custom.size(); i++) {
+            values.put(custom.get(i), cols[fixed + i]);
         }
         String searchPath = cols[4];
         String isolation = cols[4 + 12];
         return new SessionContext(cols[0], cols[1], cols[2], searchPath, isolation, "true".equals(cols[3]),
-                key.toString().getBytes(StandardCharsets.UTF_8));
+                key.toString().getBytes(StandardCharsets.UTF_8), Collections.unmodifiableMap(values));
+    }
+
+    private static void appendKeyPart(StringBuilder key, String value) {
+        key.append(value == null ? "\u0000N" : value.replace("\u0000", "")).append('\u0000');
+    }
+
+    /** Whether this context was read with every one of these custom settings. */
+    public boolean hasCustom(Collection<String> names) {
+        return custom.keySet().containsAll(names);
+    }
+
+    /**
+     * The part of a cache key for the custom settings a query depends on: names and values, so results
+     * computed under different values (or with the setting absent) never share a key. Empty for none.
+     */
+    public byte[] customKey(Collection<String> names) {
+        if (names.isEmpty()) {
+            return new byte[0];
+        }
+        StringBuilder key = new StringBuilder();
+        for (String n : new java.util.TreeSet<>(names)) {
+            if (!custom.containsKey(n)) {
+                throw new IllegalStateException("custom setting " + n + " was not read");
+            }
+            appendKeyPart(key, n);
+            appendKeyPart(key, custom.get(n));
+        }
+        return key.toString().getBytes(StandardCharsets.UTF_8);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof SessionContext other && Arrays.equals(keyBytes, other.keyBytes);
+        return o instanceof SessionContext other && Arrays.equals(keyBytes, other.keyBytes) && custom.equals(other.custom);
     }
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(keyBytes);
+        return Arrays.hashCode(keyBytes) * 31 + custom.hashCode();
     }
 }
