@@ -244,6 +244,7 @@ final class QueryFlow {
             }
         }
         for (Analysis a : statementsInQuery) {
+            prepareUpstreamIfNamed(a);
             noteEffects(a);
         }
         forward(frame, MessageType.QUERY);
@@ -585,6 +586,33 @@ final class QueryFlow {
         session.flushUpstream();
     }
 
+    /**
+     * SQL-level EXECUTE and DEALLOCATE can name a protocol-level statement (one namespace): if pgmemo answered
+     * that statement's Parse itself, PostgreSQL must get it first, or it would answer "does not exist".
+     */
+    private void prepareUpstreamIfNamed(Analysis a) {
+        if ((a.kind() == Analysis.Kind.EXECUTE || a.kind() == Analysis.Kind.DEALLOCATE) && a.settingName() != null) {
+            Statement st = statements.get(a.settingName());
+            if (st != null && !st.upstreamPrepared) {
+                injectParse(st);
+            }
+        }
+    }
+
+    /** After DEALLOCATE (ALL) or DISCARD ALL, PostgreSQL knows these statements (and portals) no more. */
+    private void forgetPrepared(Analysis a) {
+        if (a.kind() == Analysis.Kind.DEALLOCATE) {
+            if (a.settingName() == null) {
+                statements.keySet().removeIf(name -> !name.isEmpty()); // ALL leaves the unnamed statement
+            } else {
+                statements.remove(a.settingName());
+            }
+        } else if (a.kind() == Analysis.Kind.DISCARD && "all".equals(a.settingName())) {
+            statements.keySet().removeIf(name -> !name.isEmpty());
+            portals.clear();
+        }
+    }
+
     private void injectParse(Statement st) {
         Pending p = new Pending(MessageType.PARSE);
         p.skip = true;
@@ -895,7 +923,12 @@ final class QueryFlow {
                 txIsolation = a.isolationLevel();
                 txWrote = false;
             }
+            case PREPARE -> {
+                // Plans a statement: no data or setting changes until EXECUTE.
+            }
+            case DEALLOCATE -> forgetPrepared(a);
             case SET, RESET, DISCARD -> {
+                forgetPrepared(a);
                 dirtyContext();
                 if (a.isolationLevel() != null && txStatus != BackendMessage.ReadyForQuery.IDLE) {
                     txIsolation = a.isolationLevel();
@@ -918,7 +951,7 @@ final class QueryFlow {
                     noteWrites(a);
                 }
             }
-            default -> noteUnknownWrite(); // CALL, DO, PREPARE/EXECUTE, OTHER, UNPARSEABLE
+            default -> noteUnknownWrite(); // CALL, DO, EXECUTE, OTHER, UNPARSEABLE
         }
     }
 

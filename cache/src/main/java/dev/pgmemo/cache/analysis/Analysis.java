@@ -44,7 +44,8 @@ import java.util.function.Predicate;
  *                         for SET SESSION CHARACTERISTICS, {@code transaction_snapshot},
  *                         {@code constraints}); null for a SET the lexer could not read (treat the
  *                         session context as unknown). DISCARD: what is discarded ({@code all},
- *                         {@code plans}, {@code sequences}, {@code temp})
+ *                         {@code plans}, {@code sequences}, {@code temp}). EXECUTE, DEALLOCATE:
+ *                         the prepared statement's name; null for DEALLOCATE ALL
  * @param settingValue     SET: the value roughly as the server stores it (strings unquoted,
  *                         unquoted words lower-cased, list items joined with {@code ", "});
  *                         null for {@code DEFAULT} / {@code LOCAL} (the setting is reset)
@@ -84,8 +85,12 @@ public record Analysis(
         SET, RESET, SHOW, DISCARD, CALL, DO,
         /** LISTEN, UNLISTEN, NOTIFY. */
         LISTEN_NOTIFY,
-        /** SQL-level PREPARE, EXECUTE, DEALLOCATE. */
-        PREPARE_EXECUTE,
+        /** SQL-level PREPARE (of a statement; PREPARE TRANSACTION is OTHER): changes no data. */
+        PREPARE,
+        /** SQL-level EXECUTE: runs a prepared statement, which may write anything. */
+        EXECUTE,
+        /** SQL-level DEALLOCATE; it also drops protocol-level named statements (one namespace). */
+        DEALLOCATE,
         EXPLAIN, LOCK, VACUUM_ANALYZE, GRANT_REVOKE,
         /** Anything else pgmemo recognises but does not act on (CHECKPOINT, FETCH, two-phase commit...). */
         OTHER,

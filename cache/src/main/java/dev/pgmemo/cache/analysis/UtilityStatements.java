@@ -64,9 +64,9 @@ final class UtilityStatements {
             case "savepoint", "release" -> builder(Kind.SAVEPOINT).build();
             case "prepare" -> word(1).equals("transaction")
                     ? builder(Kind.OTHER).build() // ends the transaction; COMMIT PREPARED publishes it
-                    : builder(Kind.PREPARE_EXECUTE).build();
-            case "execute" -> codeRunner(Kind.PREPARE_EXECUTE);
-            case "deallocate" -> builder(Kind.PREPARE_EXECUTE).build();
+                    : builder(Kind.PREPARE).build();
+            case "execute" -> execute();
+            case "deallocate" -> deallocate();
             case "set" -> set();
             case "reset" -> reset();
             case "show" -> show();
@@ -137,8 +137,27 @@ final class UtilityStatements {
 
     /** DO, CALL and EXECUTE run code pgmemo cannot see: any write, any set_config. */
     private Analysis codeRunner(Kind kind) {
+        return codeRunnerBuilder(kind).build();
+    }
+
+    private Analysis.Builder codeRunnerBuilder(Kind kind) {
         Analysis.Builder b = builder(kind).writesUnknown();
         b.callsSetConfig = true;
+        return b;
+    }
+
+    /** {@code DEALLOCATE [PREPARE] name | ALL}: the name, or null for ALL (or a name the lexer cannot read). */
+    private Analysis deallocate() {
+        int i = word(1).equals("prepare") ? 2 : 1;
+        Analysis.Builder b = builder(Kind.DEALLOCATE);
+        b.settingName = word(i).equals("all") ? null : qualifiedName(new int[] {i});
+        return b.build();
+    }
+
+    /** {@code EXECUTE name [(args)]}: runs code pgmemo cannot see; records the statement name. */
+    private Analysis execute() {
+        Analysis.Builder b = codeRunnerBuilder(Kind.EXECUTE);
+        b.settingName = qualifiedName(new int[] {1});
         return b.build();
     }
 

@@ -1,0 +1,134 @@
+package dev.pgmemo.it.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pgmemo.it.cache.CacheIt.Store;
+import dev.pgmemo.it.cache.WireClient.Msg;
+import dev.pgmemo.proxy.PgmemoServer;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Protocol-level named statements and SQL-level PREPARE/EXECUTE/DEALLOCATE share one namespace in
+ * PostgreSQL. pgmemo may answer a named statement's Parse itself (its Execute was a hit), so the SQL
+ * statements that name it must still find it upstream, and after DEALLOCATE or DISCARD ALL a Bind to it
+ * must fail as PostgreSQL fails it, not be answered from the cache.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class SqlPreparedStatementsIT {
+    private static final String TABLE = "memo_sqlprep_" + CacheIt.uid();
+    private static PgmemoServer pgmemo;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        CacheIt.execDirect("CREATE TABLE " + TABLE + " (k int PRIMARY KEY, v text NOT NULL)",
+                "INSERT INTO " + TABLE + " VALUES (1, 'one'), (2, 'two')");
+        pgmemo = CacheIt.start(Store.MEMORY);
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        if (pgmemo != null) {
+            pgmemo.close();
+        }
+        CacheIt.execDirect("DROP TABLE IF EXISTS " + TABLE);
+    }
+
+    private static final String READ = "SELECT v FROM " + TABLE + " WHERE k = $1";
+
+    /** Runs Bind/Execute/Sync of {@code statement} with parameter {@code k}; returns the replies. */
+    private static List<Msg> run(WireClient c, String statement, String k) throws Exception {
+        return c.bind("", statement, k).execute("").sync().flush().readUntilReady();
+    }
+
+    private static List<String> rows(List<Msg> replies) {
+        return replies.stream().filter(m -> m.type() == 'D').map(m -> m.columns().get(0)).toList();
+    }
+
+    private static List<Msg> errors(List<Msg> replies) {
+        return replies.stream().filter(m -> m.type() == 'E').toList();
+    }
+
+    /** Warms the cache for READ with k on a connection of its own, until a hit is counted. */
+    private static void warm(String k) throws Exception {
+        try (WireClient w = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            w.parse("warm", READ).sync().flush().readUntilReady();
+            for (int i = 0; i < 5; i++) {
+                long hits = CacheIt.metrics(pgmemo).hits();
+                assertThat(rows(run(w, "warm", k))).hasSize(1);
+                Thread.sleep(50);
+                if (CacheIt.metrics(pgmemo).hits() > hits) {
+                    return;
+                }
+            }
+            throw new AssertionError("never served from the cache (precondition)");
+        }
+    }
+
+    /** Parse + Bind + Execute answered entirely by pgmemo: PostgreSQL has not seen the statement. */
+    private static void parseLocally(WireClient c, String name, String k) throws Exception {
+        long hits = CacheIt.metrics(pgmemo).hits();
+        List<Msg> replies = c.parse(name, READ).bind("", name, k).execute("").sync().flush().readUntilReady();
+        assertThat(errors(replies)).isEmpty();
+        assertThat(rows(replies)).hasSize(1);
+        Thread.sleep(50);
+        assertThat(CacheIt.metrics(pgmemo).hits()).as("answered from the cache (precondition)").isGreaterThan(hits);
+    }
+
+    @Test
+    void sqlExecuteAndDeallocateFindAStatementPgmemoAnsweredLocally() throws Exception {
+        warm("1");
+        try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            parseLocally(c, "s1", "1");
+
+            List<Msg> executed = c.query("EXECUTE s1(1)").flush().readUntilReady();
+            assertThat(errors(executed)).as("SQL EXECUTE of the protocol-level statement").isEmpty();
+            assertThat(rows(executed)).containsExactly("one");
+
+            List<Msg> deallocated = c.query("DEALLOCATE s1").flush().readUntilReady();
+            assertThat(errors(deallocated)).as("DEALLOCATE s1").isEmpty();
+
+            List<Msg> after = run(c, "s1", "1");
+            assertThat(rows(after)).as("Bind to a deallocated statement").isEmpty();
+            assertThat(errors(after)).singleElement().extracting(Msg::sqlState).isEqualTo("26000");
+
+            List<Msg> again = c.parse("s1", READ).sync().flush().readUntilReady();
+            assertThat(errors(again)).as("the name is free again").isEmpty();
+            assertThat(rows(run(c, "s1", "1"))).containsExactly("one");
+        }
+    }
+
+    @Test
+    void deallocateAllAndDiscardAllForgetEveryNamedStatement() throws Exception {
+        warm("2");
+        try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            parseLocally(c, "a1", "2");
+            assertThat(errors(c.query("DEALLOCATE ALL").flush().readUntilReady())).isEmpty();
+            assertThat(errors(run(c, "a1", "2"))).as("after DEALLOCATE ALL")
+                    .singleElement().extracting(Msg::sqlState).isEqualTo("26000");
+
+            parseLocally(c, "a2", "2");
+            assertThat(errors(c.query("DISCARD ALL").flush().readUntilReady())).isEmpty();
+            List<Msg> after = run(c, "a2", "2");
+            assertThat(rows(after)).as("after DISCARD ALL").isEmpty();
+            assertThat(errors(after)).singleElement().extracting(Msg::sqlState).isEqualTo("26000");
+        }
+    }
+
+    @Test
+    void sqlPrepareAndDeallocateDoNotInvalidateTheCache() throws Exception {
+        warm("1");
+        try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            long invalidations = CacheIt.metrics(pgmemo).get("pgmemo_cache_invalidations_total");
+            c.query("PREPARE p1 (int) AS SELECT v FROM " + TABLE + " WHERE k = $1").flush().readUntilReady();
+            c.query("DEALLOCATE p1").flush().readUntilReady();
+            assertThat(CacheIt.metrics(pgmemo).get("pgmemo_cache_invalidations_total")).as("PREPARE and DEALLOCATE change no data")
+                    .isEqualTo(invalidations);
+            parseLocally(c, "still_cached", "1");
+        }
+    }
+}
