@@ -362,7 +362,7 @@ final class QueryFlow {
                 }
             }
         }
-        if (need != null && txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+        if (need != null && canAskCatalog()) {
             runCatalogQuery(need, this::onSync);
             return;
         }
@@ -460,12 +460,15 @@ final class QueryFlow {
     }
 
     /** Statements after which later reads in the same batch may still be cached. */
-    private static boolean isReadOnlyForBatch(Analysis a) {
+    private boolean isReadOnlyForBatch(Analysis a) {
         return switch (a.kind()) {
             case SELECT -> a.cacheable() || a.reason() == Analysis.BypassReason.UNVERIFIED_FUNCTION
                     || a.reason() == Analysis.BypassReason.VOLATILE_FUNCTION && a.unknownFunctions().isEmpty() && !a.writesUnknown()
                     || a.reason() == Analysis.BypassReason.LOCKING_CLAUSE || a.reason() == Analysis.BypassReason.SYSTEM_CATALOG;
-            case BEGIN -> a.isolationLevel() == null || a.isolationLevel().equalsIgnoreCase("read committed");
+            // A BEGIN earlier in the batch: later reads run in its transaction, so only READ COMMITTED (asked
+            // for, or the session default as last read) lets them use the cache.
+            case BEGIN -> "read committed".equalsIgnoreCase(a.isolationLevel() != null ? a.isolationLevel()
+                    : context != null && !contextDirty ? context.defaultIsolation() : null);
             case SHOW, EMPTY, LISTEN_NOTIFY, SAVEPOINT -> true;
             default -> false;
         };
@@ -648,8 +651,8 @@ final class QueryFlow {
     private Candidate evaluate(Analysis a, String sql) {
         Candidate c = new Candidate();
         String reason = sessionBypassReason();
-        if (reason == null && (context == null || contextDirty)) {
-            if (txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+        if (reason == null && (context == null || contextDirty || txIsolationUnknown())) {
+            if (canAskCatalog()) {
                 c.needsCatalog = new NeedCatalog(true, names(a.reads()), functionNames(a.unknownFunctions()));
                 return c;
             }
@@ -668,7 +671,7 @@ final class QueryFlow {
         List<Catalog.Name> unknownRels = catalog.unknownRelations(context, rels);
         List<Catalog.Name> unknownFuncs = catalog.unknownFunctions(context, funcs);
         if (!unknownRels.isEmpty() || !unknownFuncs.isEmpty()) {
-            if (txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+            if (canAskCatalog()) {
                 c.needsCatalog = new NeedCatalog(false, unknownRels, unknownFuncs);
                 return c;
             }
@@ -702,7 +705,7 @@ final class QueryFlow {
         if (!context.hasCustom(settings)) {
             // A policy or view reads a setting this context was read without (it was learned since): read
             // the context again, now with it.
-            if (txStatus == BackendMessage.ReadyForQuery.IDLE && !catalogFailed) {
+            if (canAskCatalog()) {
                 c.needsCatalog = new NeedCatalog(true, List.of(), List.of());
                 return c;
             }
@@ -720,6 +723,20 @@ final class QueryFlow {
         return c;
     }
 
+    /** In a transaction whose isolation level pgmemo could not infer at BEGIN: the context read tells it. */
+    private boolean txIsolationUnknown() {
+        return txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && txIsolation == null;
+    }
+
+    /**
+     * Whether pgmemo may send its own catalog query now: idle, or inside a transaction that has neither failed
+     * nor written (wrapped in a savepoint there, so even a failure cannot touch the client's transaction).
+     */
+    private boolean canAskCatalog() {
+        return !catalogFailed && (txStatus == BackendMessage.ReadyForQuery.IDLE
+                || txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && !txWrote);
+    }
+
     /** Why this session cannot use the cache right now, whatever the query; null if it can. */
     private String sessionBypassReason() {
         if (txStatus == BackendMessage.ReadyForQuery.FAILED) {
@@ -729,10 +746,10 @@ final class QueryFlow {
             if (txWrote) {
                 return "in_transaction";
             }
-            String iso = txIsolation != null ? txIsolation : context == null ? null : context.defaultIsolation();
-            if (iso == null || !iso.equalsIgnoreCase("read committed")) {
+            if (txIsolation != null && !txIsolation.equalsIgnoreCase("read committed")) {
                 return "isolation";
             }
+            // Unknown isolation: evaluate() reads it (with the context) before anything may be cached.
         }
         // An unavailable store is not a reason to skip the lookup: ResilientStore answers it at once while its
         // breaker is open or a lost invalidation is not yet covered, and only these lookups let it probe the
@@ -844,6 +861,9 @@ final class QueryFlow {
             rowHandlers.add(row -> {
                 context = SessionContext.fromRow(row, custom);
                 contextDirty = false;
+                if (txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION) {
+                    txIsolation = context.transactionIsolation();
+                }
             });
         }
         if (!need.relations().isEmpty()) {
@@ -855,6 +875,14 @@ final class QueryFlow {
             List<Catalog.Name> funcs = need.functions();
             sql.add(Catalog.functionsQuery(funcs));
             rowHandlers.add(row -> cache.catalog().rememberFunction(context, funcs, row));
+        }
+        boolean inTransaction = txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION;
+        if (inTransaction) {
+            // Inside the client's transaction: a savepoint keeps a failure (say, a statement_timeout) from
+            // aborting it; see onReadyForQuery.
+            sql.add(0, "SAVEPOINT " + CATALOG_SAVEPOINT);
+            rowHandlers.add(0, row -> { });
+            sql.add("RELEASE SAVEPOINT " + CATALOG_SAVEPOINT);
         }
         pauseClient();
         sendInternalQuery(String.join(";\n", sql), rowHandlers, () -> {
@@ -889,6 +917,7 @@ final class QueryFlow {
     }
 
     private static final byte INTERNAL = 'i';
+    private static final String CATALOG_SAVEPOINT = "pgmemo_catalog";
 
     // ---- effects of statements sent upstream -------------------------------------------------------------
 
@@ -920,7 +949,10 @@ final class QueryFlow {
             }
             case INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY_FROM, REFRESH_MATVIEW -> noteWrites(a);
             case BEGIN -> {
-                txIsolation = a.isolationLevel();
+                // The level asked for, or the session default if the context pgmemo holds is current; else
+                // unknown until a context read inside the transaction tells it.
+                txIsolation = a.isolationLevel() != null ? a.isolationLevel()
+                        : context != null && !contextDirty ? context.defaultIsolation() : null;
                 txWrote = false;
             }
             case PREPARE -> {
@@ -930,7 +962,10 @@ final class QueryFlow {
             case SET, RESET, DISCARD -> {
                 forgetPrepared(a);
                 dirtyContext();
-                if (a.isolationLevel() != null && txStatus != BackendMessage.ReadyForQuery.IDLE) {
+                // SET TRANSACTION changes the running transaction; default_transaction_isolation and SESSION
+                // CHARACTERISTICS only later ones (the context read tells those).
+                if (a.isolationLevel() != null && txStatus != BackendMessage.ReadyForQuery.IDLE
+                        && ("transaction".equals(a.settingName()) || "transaction_isolation".equals(a.settingName()))) {
                     txIsolation = a.isolationLevel();
                 }
             }
@@ -1135,6 +1170,14 @@ final class QueryFlow {
             frame.release();
             if (head.internal.failed) {
                 catalogFailed = true;
+            }
+            if (status == BackendMessage.ReadyForQuery.FAILED) {
+                // pgmemo's own query failed inside the client's transaction: undo it to its savepoint, so
+                // the transaction is exactly as the client left it, then go on.
+                InternalQuery failed = head.internal;
+                sendInternalQuery("ROLLBACK TO SAVEPOINT " + CATALOG_SAVEPOINT + ";\nRELEASE SAVEPOINT " + CATALOG_SAVEPOINT,
+                        List.of(), failed::done, true);
+                return;
             }
             head.internal.done();
             return;

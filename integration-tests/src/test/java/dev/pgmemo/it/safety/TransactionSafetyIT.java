@@ -60,6 +60,84 @@ class TransactionSafetyIT {
         return sb.toString();
     }
 
+    // ---- sessions that are never idle --------------------------------------------------------------------
+
+    /**
+     * With autocommit off a session is always in a transaction when it reads, so pgmemo must learn the
+     * session context and the relations from inside the transaction. Proved by changing the row directly in
+     * PostgreSQL: the cached value keeps being served until a write through pgmemo invalidates it.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Mode.class, names = {"SIMPLE", "EXTENDED", "PREPARED"})
+    void autocommitOffSessionsUseTheCacheFromTheirFirstTransaction(Mode mode) throws SQLException {
+        String t = n("autocommit_off", mode);
+        db.exec("CREATE TABLE " + t + " (k int PRIMARY KEY, v text)", "INSERT INTO " + t + " VALUES (1, 'before')");
+        String q = "SELECT v FROM " + t + " WHERE k = 1";
+        try (Connection c = memo.connect(db.name, mode); Connection w = memo.connect(db.name, mode)) {
+            c.setAutoCommit(false);
+            assertThat(memo.warm(c, q)).containsExactly("before");
+            c.commit();
+            db.exec("UPDATE " + t + " SET v = 'changed directly'");
+            assertThat(Sql.rows(c, q)).as("served from the cache in a new transaction").containsExactly("before");
+            c.commit();
+            Sql.exec(w, "UPDATE " + t + " SET v = 'through pgmemo'");
+            assertThat(Sql.rows(c, q)).containsExactly("through pgmemo");
+            c.commit();
+        }
+    }
+
+    /** The session default is REPEATABLE READ and pgmemo first learns it inside such a transaction. */
+    @ParameterizedTest
+    @EnumSource(value = Mode.class, names = {"SIMPLE", "PREPARED"})
+    void repeatableReadByDefaultIsNeverCachedEvenWhenLearnedInsideTheTransaction(Mode mode) throws SQLException {
+        String t = n("rr_default", mode);
+        db.exec("CREATE TABLE " + t + " (k int PRIMARY KEY, v text)", "INSERT INTO " + t + " VALUES (1, 'v1')");
+        String q = "SELECT v FROM " + t + " WHERE k = 1";
+        java.util.Properties rr = new java.util.Properties();
+        rr.setProperty("options", "-c default_transaction_isolation=repeatable\\ read");
+        try (Connection c = Sql.connect(memo.port(), db.name, Sql.SUPERUSER, mode, rr);
+                Connection other = memo.connect(db.name, mode)) {
+            assertThat(memo.warm(other, q)).containsExactly("v1");
+            c.setAutoCommit(false);
+            long isolationBypasses = memo.bypasses("isolation");
+            assertThat(Sql.rows(c, q)).containsExactly("v1"); // takes the snapshot
+            Sql.exec(other, "UPDATE " + t + " SET v = 'v2'"); // through pgmemo: invalidates v1
+            assertThat(memo.warm(other, q)).as("another session caches v2").containsExactly("v2");
+            assertThat(memo.repeat(c, q)).as("the snapshot of the repeatable read transaction").containsExactly("v1");
+            assertThat(Sql.one(c, "SHOW transaction_isolation")).isEqualTo("repeatable read");
+            c.commit();
+            assertThat(memo.bypasses("isolation")).as("reads in the transaction bypassed the cache")
+                    .isGreaterThan(isolationBypasses);
+        }
+    }
+
+    /**
+     * pgmemo's catalog query fails inside a client's transaction (here: the catalogs it reads are revoked):
+     * the client's transaction must be exactly as if pgmemo had not asked.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Mode.class, names = {"SIMPLE", "PREPARED"})
+    void aFailedCatalogQueryInsideATransactionLeavesTheTransactionIntact(Mode mode) throws SQLException {
+        try (TestDb locked = TestDb.create("catlock")) {
+            String user = locked.role("reader");
+            locked.exec("CREATE TABLE t (k int PRIMARY KEY, v text)", "INSERT INTO t VALUES (1, 'one')",
+                    "GRANT SELECT, INSERT ON t TO " + user,
+                    "REVOKE SELECT ON pg_catalog.pg_policy FROM PUBLIC");
+            try (Connection c = memo.connect(locked.name, user, mode)) {
+                long catalogErrors = memo.bypasses("catalog_error");
+                c.setAutoCommit(false);
+                assertThat(Sql.rows(c, "SELECT v FROM t WHERE k = 1")).containsExactly("one");
+                Sql.exec(c, "INSERT INTO t VALUES (2, 'two')");
+                assertThat(Sql.rows(c, "SELECT v FROM t ORDER BY k")).containsExactly("one", "two");
+                c.commit();
+                c.setAutoCommit(true);
+                assertThat(Sql.rows(c, "SELECT v FROM t ORDER BY k")).containsExactly("one", "two");
+                assertThat(memo.bypasses("catalog_error")).as("pgmemo's catalog query did fail (precondition)")
+                        .isGreaterThan(catalogErrors);
+            }
+        }
+    }
+
     // ---- isolation ---------------------------------------------------------------------------------------
 
     static Stream<Arguments> isolationCases() {

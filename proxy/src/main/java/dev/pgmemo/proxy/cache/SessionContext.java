@@ -17,7 +17,7 @@ import java.util.TreeMap;
  */
 public record SessionContext(String database, String currentUser, String sessionUser, String searchPath,
                              String defaultIsolation, boolean hasTempSchema, byte[] keyBytes,
-                             Map<String, String> custom) {
+                             Map<String, String> custom, String transactionIsolation) {
 
     /** Settings that change results or their text; all go into the key. */
     private static final String[] SETTINGS = {
@@ -32,7 +32,8 @@ public record SessionContext(String database, String currentUser, String session
     /**
      * The query that reads the context: one row. Column 0..3 are database, current_user, session_user and
      * whether the session has a temporary schema; then SETTINGS in order; then the custom settings named
-     * (PostgreSQL cannot list those: see {@link CustomSettings}), NULL where the session has none.
+     * (PostgreSQL cannot list those: see {@link CustomSettings}), NULL where the session has none; last the
+     * running transaction's isolation level.
      */
     public static String query(List<String> custom) {
         StringBuilder sb = new StringBuilder("SELECT current_database(), current_user, session_user, (pg_catalog.pg_my_temp_schema() <> 0)::text");
@@ -42,6 +43,8 @@ public record SessionContext(String database, String currentUser, String session
         for (String s : custom) {
             sb.append(", pg_catalog.current_setting(").append(Catalog.quoteLiteral(s)).append(", true)");
         }
+        // Not part of the key: the running transaction's isolation level (the default when idle).
+        sb.append(", pg_catalog.current_setting('transaction_isolation')");
         return sb.toString();
     }
 
@@ -49,7 +52,7 @@ public record SessionContext(String database, String currentUser, String session
     public static SessionContext fromRow(ByteBuf dataRow, List<String> custom) {
         String[] cols = BackendMessage.dataRowText(dataRow);
         int fixed = 4 + SETTINGS.length;
-        if (cols.length != fixed + custom.size()) {
+        if (cols.length != fixed + custom.size() + 1) {
             throw new IllegalStateException("unexpected context row with " + cols.length + " columns");
         }
         StringBuilder key = new StringBuilder();
@@ -63,7 +66,8 @@ public record SessionContext(String database, String currentUser, String session
         String searchPath = cols[4];
         String isolation = cols[4 + 12];
         return new SessionContext(cols[0], cols[1], cols[2], searchPath, isolation, "true".equals(cols[3]),
-                key.toString().getBytes(StandardCharsets.UTF_8), Collections.unmodifiableMap(values));
+                key.toString().getBytes(StandardCharsets.UTF_8), Collections.unmodifiableMap(values),
+                cols[cols.length - 1]);
     }
 
     private static void appendKeyPart(StringBuilder key, String value) {
