@@ -76,6 +76,8 @@ final class QueryFlow {
     private String txIsolation;
     private boolean txDirtiedContext;
     private boolean catalogFailed;
+    /** An Execute with a row limit ran on the unnamed portal in this transaction (it may be suspended). */
+    private boolean unnamedPortalMaySuspend;
     /** Relation names whose tokens must be replaced when the transaction ends. */
     private final Set<String> pendingTableBumps = new LinkedHashSet<>();
     /** Written relations whose views, partitions and foreign keys still have to be looked up. */
@@ -202,6 +204,9 @@ final class QueryFlow {
     // ---- simple query ------------------------------------------------------------------------------------
 
     private void onQuery(ByteBuf frame, FrontendMessage.Query query) {
+        // A simple Query drops the unnamed statement and portal (PostgreSQL docs 55.2.3).
+        statements.remove("");
+        portals.remove("");
         List<Analysis> statementsInQuery = analyzeScript(query.sql());
         if (statementsInQuery.size() == 1 && CacheService.candidate(statementsInQuery.get(0))) {
             if (!pending.isEmpty() && pendingEndsWithReadyForQuery()) {
@@ -547,6 +552,9 @@ final class QueryFlow {
                 if (st != null) {
                     portals.put(b.portal(), new Portal(st, b));
                 }
+                if (b.portal().isEmpty()) {
+                    unnamedPortalMaySuspend = false;
+                }
             } else if (msg instanceof FrontendMessage.Describe d) {
                 if (d.kind() == 'S') {
                     Statement st = statements.get(d.name());
@@ -558,6 +566,9 @@ final class QueryFlow {
                 }
             } else if (msg instanceof FrontendMessage.Execute e) {
                 Portal portal = portals.get(e.portal());
+                if (e.portal().isEmpty() && e.maxRows() != 0) {
+                    unnamedPortalMaySuspend = true;
+                }
                 Exec x = byIndex.get(i);
                 if (x != null) {
                     p.capture = x.capture(cache);
@@ -730,11 +741,12 @@ final class QueryFlow {
 
     /**
      * Whether pgmemo may send its own catalog query now: idle, or inside a transaction that has neither failed
-     * nor written (wrapped in a savepoint there, so even a failure cannot touch the client's transaction).
+     * nor written (wrapped in a savepoint there, so even a failure cannot touch the client's transaction), and
+     * where no suspended unnamed portal could be waiting for more Executes: a simple Query would drop it.
      */
     private boolean canAskCatalog() {
         return !catalogFailed && (txStatus == BackendMessage.ReadyForQuery.IDLE
-                || txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && !txWrote);
+                || txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && !txWrote && !unnamedPortalMaySuspend);
     }
 
     /** Why this session cannot use the cache right now, whatever the query; null if it can. */
@@ -1159,6 +1171,8 @@ final class QueryFlow {
         }
         storeCaptures(head, status);
         if (status == BackendMessage.ReadyForQuery.IDLE) {
+            portals.clear(); // protocol-level portals never outlive their transaction
+            unnamedPortalMaySuspend = false;
             if (previous != BackendMessage.ReadyForQuery.IDLE && txDirtiedContext) {
                 contextDirty = true; // SET LOCAL ends, ROLLBACK undoes SETs
             }
@@ -1168,6 +1182,12 @@ final class QueryFlow {
         }
         if (head.internal != null) {
             frame.release();
+            // A simple Query drops the unnamed statement and portal: the next Bind to it gets a Parse first.
+            Statement unnamed = statements.get("");
+            if (unnamed != null) {
+                unnamed.upstreamPrepared = false;
+            }
+            portals.remove("");
             if (head.internal.failed) {
                 catalogFailed = true;
             }

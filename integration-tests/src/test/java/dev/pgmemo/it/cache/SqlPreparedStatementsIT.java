@@ -111,11 +111,40 @@ class SqlPreparedStatementsIT {
             assertThat(errors(run(c, "a1", "2"))).as("after DEALLOCATE ALL")
                     .singleElement().extracting(Msg::sqlState).isEqualTo("26000");
 
+            // pgmemo cannot tell what a Bind to a statement it does not know would have run: it invalidated
+            // the database when that Execute went upstream, so warm again.
+            warm("2");
             parseLocally(c, "a2", "2");
             assertThat(errors(c.query("DISCARD ALL").flush().readUntilReady())).isEmpty();
             List<Msg> after = run(c, "a2", "2");
             assertThat(rows(after)).as("after DISCARD ALL").isEmpty();
             assertThat(errors(after)).singleElement().extracting(Msg::sqlState).isEqualTo("26000");
+        }
+    }
+
+    /**
+     * The unnamed statement survives Sync but not a simple Query: pgmemo's own catalog query (sent here
+     * because the table is new to it) must not make the client's later Bind fail.
+     */
+    @Test
+    void unnamedStatementParsedEarlierSurvivesPgmemosCatalogQuery() throws Exception {
+        String table = TABLE + "_unnamed";
+        CacheIt.execDirect("CREATE TABLE " + table + " (k int PRIMARY KEY, v text NOT NULL)",
+                "INSERT INTO " + table + " VALUES (1, 'one')");
+        try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            assertThat(errors(c.parse("", "SELECT v FROM " + table + " WHERE k = $1").sync().flush().readUntilReady()))
+                    .isEmpty();
+            for (int i = 0; i < 3; i++) {
+                List<Msg> replies = run(c, "", "1");
+                assertThat(errors(replies)).as("Bind to the unnamed statement, run %d", i).isEmpty();
+                assertThat(rows(replies)).containsExactly("one");
+            }
+            c.query("SELECT 1").flush().readUntilReady();
+            List<Msg> afterQuery = run(c, "", "1");
+            assertThat(rows(afterQuery)).as("after the client's own simple Query").isEmpty();
+            assertThat(errors(afterQuery)).singleElement().extracting(Msg::sqlState).isEqualTo("26000");
+        } finally {
+            CacheIt.execDirect("DROP TABLE IF EXISTS " + table);
         }
     }
 
