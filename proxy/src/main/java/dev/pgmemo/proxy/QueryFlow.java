@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,7 +76,11 @@ final class QueryFlow {
     private boolean txWrote;
     private String txIsolation;
     private boolean txDirtiedContext;
-    private boolean catalogFailed;
+    /** pgmemo's own catalog query failed, at {@link #catalogFailedAt} (System.nanoTime). */
+    private boolean catalogHasFailed;
+    private long catalogFailedAt;
+    /** How long a session does without catalog queries after one failed (a timeout, revoked catalogs...). */
+    private static final long CATALOG_RETRY_NANOS = TimeUnit.SECONDS.toNanos(30);
     /** An Execute with a row limit ran on the unnamed portal in this transaction (it may be suspended). */
     private boolean unnamedPortalMaySuspend;
     /** Relation names whose tokens must be replaced when the transaction ends. */
@@ -667,7 +672,7 @@ final class QueryFlow {
                 c.needsCatalog = new NeedCatalog(true, names(a.reads()), functionNames(a.unknownFunctions()));
                 return c;
             }
-            reason = catalogFailed ? "catalog_error" : "context_unknown";
+            reason = catalogFailed() ? "catalog_error" : "context_unknown";
         }
         if (reason == null && context.hasTempSchema()) {
             reason = "temp_table";
@@ -686,7 +691,7 @@ final class QueryFlow {
                 c.needsCatalog = new NeedCatalog(false, unknownRels, unknownFuncs);
                 return c;
             }
-            cache.metrics().bypass(catalogFailed ? "catalog_error" : "catalog_unknown");
+            cache.metrics().bypass(catalogFailed() ? "catalog_error" : "catalog_unknown");
             return c;
         }
         for (Catalog.Name f : funcs) {
@@ -734,6 +739,10 @@ final class QueryFlow {
         return c;
     }
 
+    private boolean catalogFailed() {
+        return catalogHasFailed && System.nanoTime() - catalogFailedAt < CATALOG_RETRY_NANOS;
+    }
+
     /** In a transaction whose isolation level pgmemo could not infer at BEGIN: the context read tells it. */
     private boolean txIsolationUnknown() {
         return txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && txIsolation == null;
@@ -745,7 +754,7 @@ final class QueryFlow {
      * where no suspended unnamed portal could be waiting for more Executes: a simple Query would drop it.
      */
     private boolean canAskCatalog() {
-        return !catalogFailed && (txStatus == BackendMessage.ReadyForQuery.IDLE
+        return !catalogFailed() && (txStatus == BackendMessage.ReadyForQuery.IDLE
                 || txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && !txWrote && !unnamedPortalMaySuspend);
     }
 
@@ -1189,7 +1198,8 @@ final class QueryFlow {
             }
             portals.remove("");
             if (head.internal.failed) {
-                catalogFailed = true;
+                catalogHasFailed = true;
+                catalogFailedAt = System.nanoTime();
             }
             if (status == BackendMessage.ReadyForQuery.FAILED) {
                 // pgmemo's own query failed inside the client's transaction: undo it to its savepoint, so
@@ -1225,7 +1235,7 @@ final class QueryFlow {
      */
     private void invalidateThenRelay(ByteBuf frame, byte status) {
         pauseUpstream();
-        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed) {
+        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
             // What pgmemo remembers about the written tables (triggers, views, foreign keys) may be outdated by
             // DDL through another pgmemo: that DDL replaced the database epoch, so look at it first.
             cache.store().tokens(List.of(Keys.databaseEpoch(database))).whenComplete((tokens, err) -> onLoop(() -> {
@@ -1242,7 +1252,7 @@ final class QueryFlow {
     }
 
     private void resolveWriteTargetsThenBump(ByteBuf frame, byte status) {
-        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed) {
+        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
             List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, pendingWriteTargets);
             if (!unknown.isEmpty()) {
                 if (pending.isEmpty()) {
