@@ -16,6 +16,19 @@ if ((${#need_pkgs[@]})); then
   fi
 fi
 
+# A second locale, so the lc_monetary case of the session-context tests can show a difference. A running
+# PostgreSQL only sees locales that existed when it started: restart it once if it does not know it yet.
+if [[ $(id -u) -eq 0 ]]; then
+  if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' && command -v localedef >/dev/null; then
+    localedef -i de_DE -f UTF-8 de_DE.UTF-8 || true
+  fi
+  if locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
+      && ! psql -h 127.0.0.1 -U postgres -d postgres -qAtc "SET lc_monetary = 'de_DE.UTF-8'" >/dev/null 2>&1 \
+      && command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main restart || true
+  fi
+fi
+
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
