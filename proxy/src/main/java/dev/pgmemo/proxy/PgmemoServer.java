@@ -56,9 +56,12 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         this.metrics = new ProxyMetrics(registry);
         this.serverSslContext = config.tls() == null ? null : buildServerSslContext(config);
         this.upstreamConnector = new UpstreamConnector(config.upstream(), transport, config.connectTimeout());
-        this.cache = config.cache().enabled() ? new dev.pgmemo.proxy.cache.CacheService(config, registry) : null;
         this.bossGroup = transport.newGroup(1, "pgmemo-accept");
         this.workerGroup = transport.newGroup(ioThreads(), "pgmemo-io");
+        // The Redis store keeps a connection on each I/O thread: store calls complete on the session's thread.
+        this.cache = config.cache().enabled()
+                ? new dev.pgmemo.proxy.cache.CacheService(config, registry, workerGroup, transport.socketChannel())
+                : null;
     }
 
     /**
@@ -327,11 +330,11 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         if (admin != null) {
             admin.stop();
         }
+        if (cache != null) {
+            cache.close(); // before the I/O threads its Redis connections live on
+        }
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        if (cache != null) {
-            cache.close();
-        }
         registry.close();
         stopped.countDown();
     }

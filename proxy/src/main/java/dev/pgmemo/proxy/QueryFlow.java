@@ -795,36 +795,54 @@ final class QueryFlow {
         return out;
     }
 
-    /** Looks all executes up at once; runs {@code then} on the event loop when every answer is in. */
+    /**
+     * Looks all executes up at once; runs {@code then} on the event loop when every answer is in. With the Redis
+     * store the answers complete on this session's own event loop, so {@code then} runs without a thread hop.
+     */
     private void lookup(List<Exec> execs, Runnable then) {
-        CompletableFuture<?>[] futures = new CompletableFuture<?>[execs.size()];
-        for (int i = 0; i < execs.size(); i++) {
+        int n = execs.size();
+        int[] outstanding = n > 1 ? new int[] {n} : null;
+        for (int i = 0; i < n; i++) {
             Exec x = execs.get(i);
-            futures[i] = cache.store().lookup(x.key, x.candidate.tokenKeys).handle((Lookup l, Throwable err) -> {
-                if (err != null) {
-                    if (cache.store().isAvailable()) {
-                        cache.metrics().storeErrors.increment();
-                        cache.metrics().bypass("store_error");
-                    } else {
-                        cache.metrics().bypass("store_unavailable");
-                    }
-                    return null;
-                }
-                x.tokens = l.tokens();
-                if (l.hasEntry()) {
-                    try {
-                        CacheEntry entry = CacheEntry.decode(l.entry());
-                        if (entry.matches(l.tokens())) {
-                            x.hit = adaptToDescribe(entry.wire(), x.described);
+            cache.store().lookup(x.key, x.candidate.tokenKeys).whenComplete((Lookup l, Throwable err) -> {
+                try {
+                    answer(x, l, err);
+                } finally {
+                    boolean last = true;
+                    if (outstanding != null) {
+                        synchronized (outstanding) { // answers may complete on different threads
+                            last = --outstanding[0] == 0;
                         }
-                    } catch (IllegalArgumentException e) {
-                        log.debug("ignoring a corrupt cache entry: {}", e.getMessage());
+                    }
+                    if (last) {
+                        onLoop(then);
                     }
                 }
-                return null;
             });
         }
-        CompletableFuture.allOf(futures).whenComplete((v, e) -> onLoop(then));
+    }
+
+    private void answer(Exec x, Lookup l, Throwable err) {
+        if (err != null) {
+            if (cache.store().isAvailable()) {
+                cache.metrics().storeErrors.increment();
+                cache.metrics().bypass("store_error");
+            } else {
+                cache.metrics().bypass("store_unavailable");
+            }
+            return;
+        }
+        x.tokens = l.tokens();
+        if (l.hasEntry()) {
+            try {
+                CacheEntry entry = CacheEntry.decode(l.entry());
+                if (entry.matches(l.tokens())) {
+                    x.hit = adaptToDescribe(entry.wire(), x.described);
+                }
+            } catch (IllegalArgumentException e) {
+                log.debug("ignoring a corrupt cache entry: {}", e.getMessage());
+            }
+        }
     }
 
     /**

@@ -15,6 +15,20 @@ import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
+import io.lettuce.core.resource.EventLoopGroupProvider;
+import io.lettuce.core.resource.NettyCustomizer;
+import io.lettuce.core.resource.Transports;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.EventExecutorGroup;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,7 +42,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The shared store: one Lettuce connection to Redis with the binary codec.
+ * The shared store: Lettuce connections to Redis with the binary codec.
  *
  * <p>A lookup is a single {@code MGET entry token1 token2 ...}, so entry and tokens come back in one
  * round trip and from one instant. Only a token seen for the first time costs a second round trip:
@@ -36,11 +50,18 @@ import org.slf4j.LoggerFactory;
  * value that won (or a newer one, if a bump got in between). A bump is one {@code MSET}, so the tables
  * of a transaction change together.
  *
- * <p>Failures are reported, not hidden: every command has the configured timeout, commands issued
- * while disconnected fail at once instead of being buffered, and if Redis is down at start-up the
- * store starts anyway and keeps trying to connect in the background (Lettuce reconnects by itself once
- * a connection was made). Wrap it in a {@link ResilientStore} for the circuit breaker and the
- * lost-invalidation guard.
+ * <p>Threads. Given the caller's event loops (pgmemo's I/O threads), the store opens one connection
+ * per loop, registered on that loop, and a call made on a loop uses that loop's connection: the
+ * command is written, and its reply decoded and its future completed, on the caller's own thread, with
+ * no hand-off to another thread and back (a call from any other thread, or while its loop's connection
+ * is down, uses another connection). Without event loops, Lettuce runs one connection on threads of its
+ * own and futures complete there.
+ *
+ * <p>Failures are reported, not hidden: commands issued while disconnected fail at once instead of
+ * being buffered, and if Redis is down at start-up the store starts anyway and keeps trying to connect
+ * in the background (Lettuce reconnects by itself once a connection was made). This store does not
+ * time commands out (a timer per command costs CPU on every call): wrap it in a {@link ResilientStore},
+ * whose deadline bounds every call, and which adds the circuit breaker and the lost-invalidation guard.
  */
 public final class RedisStore implements CacheStore {
 
@@ -53,16 +74,83 @@ public final class RedisStore implements CacheStore {
   private final String description;
   private final byte[] prefix;
   private final Duration timeout;
+  /** Lettuce resources shared by every lane: the timer for reconnect delays, and Lettuce's own threads when no loops were given. */
   private final ClientResources resources;
-  private final RedisClient client;
+  private final Lane[] lanes;
   private final RateLimitedLog connectWarning;
   private final AtomicLong connectAttempts = new AtomicLong();
-  private volatile StatefulRedisConnection<byte[], byte[]> connection;
   private volatile boolean closed;
+
+  /**
+   * Coalesces the writes of one event-loop iteration into one system call: a command issued while
+   * the loop handles its sockets is flushed by a task that runs once they are all handled. On a busy
+   * proxy, lookups and puts of several sessions then share one write to Redis instead of one each.
+   */
+  private static final NettyCustomizer CONSOLIDATE_FLUSHES = new NettyCustomizer() {
+    @Override
+    public void afterChannelInitialized(Channel channel) {
+      ChannelPipeline p = channel.pipeline();
+      SslHandler tls = p.get(SslHandler.class);
+      if (tls != null) {
+        p.addAfter(p.context(tls).name(), "pgmemo-flush", new FlushAfterIteration());
+      } else {
+        p.addFirst("pgmemo-flush", new FlushAfterIteration());
+      }
+    }
+  };
+
+  /** Turns the flushes of one event-loop iteration into one, run as a task after the iteration's I/O. */
+  private static final class FlushAfterIteration extends ChannelOutboundHandlerAdapter {
+    private ChannelHandlerContext ctx;
+    private boolean scheduled;
+    private final Runnable flush = () -> {
+      scheduled = false;
+      ctx.flush();
+    };
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+      if (!scheduled) {
+        scheduled = true;
+        ctx.executor().execute(flush);
+      }
+    }
+
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+      ctx.flush();
+      ctx.close(promise);
+    }
+  }
+
+  /** One Redis connection and the event loop it lives on (null: on Lettuce's own threads). */
+  private static final class Lane {
+    final EventLoop loop;
+    final ClientResources resources;
+    final RedisClient client;
+    volatile StatefulRedisConnection<byte[], byte[]> connection;
+    volatile RedisAsyncCommands<byte[], byte[]> commands;
+
+    Lane(EventLoop loop, ClientResources resources, RedisClient client) {
+      this.loop = loop;
+      this.resources = resources;
+      this.client = client;
+    }
+  }
 
   /** {@code redis://127.0.0.1:6379} with no key prefix and the default timeout. */
   public RedisStore(String uri) {
     this(uri, "", DEFAULT_TIMEOUT);
+  }
+
+  /** On Lettuce's own threads; see {@link #RedisStore(String, String, Duration, EventLoopGroup, Class)}. */
+  public RedisStore(String uri, String prefix, Duration timeout) {
+    this(uri, prefix, timeout, null, null);
   }
 
   /**
@@ -70,9 +158,17 @@ public final class RedisStore implements CacheStore {
    *     {@code rediss://...}, {@code redis-sentinel://...}, {@code redis-socket://...})
    * @param prefix a namespace put before every key, e.g. {@code ""} in production or a random string
    *     per test
-   * @param timeout how long one Redis command may take before it fails
+   * @param timeout how long connecting and the connection handshake may take (commands themselves
+   *     are bounded by {@link ResilientStore})
+   * @param loops event loops to put one Redis connection on each, so that a call made on one of them
+   *     completes on it without a thread hop; the store neither owns nor shuts them down, and they must
+   *     outlive it. Null to let Lettuce run its own threads.
+   * @param socketChannel the socket channel class of {@code loops}' transport; when it is not the
+   *     one Lettuce would use ({@code Transports.socketChannelClass()}, epoll when available), or the
+   *     URI is a Unix socket, {@code loops} is ignored and Lettuce runs its own threads
    */
-  public RedisStore(String uri, String prefix, Duration timeout) {
+  public RedisStore(String uri, String prefix, Duration timeout, EventLoopGroup loops,
+      Class<? extends Channel> socketChannel) {
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
     }
@@ -81,31 +177,77 @@ public final class RedisStore implements CacheStore {
     this.description = describe(this.uri);
     this.prefix = prefix.getBytes(StandardCharsets.UTF_8);
     this.timeout = timeout;
-    this.resources = ClientResources.builder()
-        .ioThreadPoolSize(2)
-        .computationThreadPoolSize(1)
-        .reconnectDelay(Delay.exponential(
-            Duration.ofMillis(50), MAX_CONNECT_BACKOFF, 2, TimeUnit.MILLISECONDS))
-        .build();
-    this.client = RedisClient.create(resources);
+    boolean shared = loops != null && this.uri.getSocket() == null
+        && Transports.socketChannelClass().equals(socketChannel);
+    if (loops != null && !shared) {
+      log.info("Redis connections on Lettuce's own threads: {} is not the transport Lettuce uses here ({})",
+          this.uri.getSocket() != null ? "a Unix socket" : socketChannel.getSimpleName(),
+          Transports.socketChannelClass().getSimpleName());
+    }
+    Delay reconnectDelay = Delay.exponential(Duration.ofMillis(50), MAX_CONNECT_BACKOFF, 2, TimeUnit.MILLISECONDS);
     Duration connectTimeout = timeout.compareTo(Duration.ofSeconds(1)) > 0 ? timeout : Duration.ofSeconds(1);
-    this.client.setOptions(ClientOptions.builder()
+    ClientOptions options = ClientOptions.builder()
         .autoReconnect(true)
         // Fail at once while reconnecting: buffered commands would stall queries, grow without
         // bound and run late.
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .requestQueueSize(100_000)
         .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout).keepAlive(true).build())
-        .timeoutOptions(TimeoutOptions.builder().timeoutCommands(true).fixedTimeout(timeout).build())
-        .build());
+        // No per-command timer: ResilientStore's deadline bounds every call (see the class comment).
+        .timeoutOptions(TimeoutOptions.builder().timeoutCommands(false).build())
+        .build();
+    if (shared) {
+      // Lettuce's computation threads and timer: reconnect delays and events only, nothing per command.
+      this.resources = ClientResources.builder()
+          .ioThreadPoolSize(1)
+          .computationThreadPoolSize(1)
+          .reconnectDelay(reconnectDelay)
+          .build();
+      List<Lane> list = new ArrayList<>();
+      for (EventExecutor e : loops) {
+        EventLoop loop = (EventLoop) e;
+        ClientResources laneResources = ClientResources.builder()
+            .eventLoopGroupProvider(new OneLoop(loop))
+            .eventExecutorGroup(loop)
+            .timer(resources.timer())
+            .reconnectDelay(reconnectDelay)
+            .nettyCustomizer(CONSOLIDATE_FLUSHES)
+            .build();
+        RedisClient client = RedisClient.create(laneResources);
+        client.setOptions(options);
+        list.add(new Lane(loop, laneResources, client));
+      }
+      this.lanes = list.toArray(Lane[]::new);
+    } else {
+      this.resources = ClientResources.builder()
+          .ioThreadPoolSize(2)
+          .computationThreadPoolSize(1)
+          .reconnectDelay(reconnectDelay)
+          .build();
+      RedisClient client = RedisClient.create(resources);
+      client.setOptions(options);
+      this.lanes = new Lane[] {new Lane(null, resources, client)};
+    }
     this.connectWarning = new RateLimitedLog(log, TimeUnit.SECONDS.toNanos(10), System::nanoTime);
-    connect(Duration.ofMillis(50));
+    for (Lane lane : lanes) {
+      connect(lane, Duration.ofMillis(50));
+    }
   }
 
-  /** True while a connection to Redis is up. */
+  /** True while every connection to Redis is up. */
   public boolean isConnected() {
-    StatefulRedisConnection<byte[], byte[]> c = connection;
-    return c != null && c.isOpen();
+    for (Lane lane : lanes) {
+      StatefulRedisConnection<byte[], byte[]> c = lane.connection;
+      if (c == null || !c.isOpen()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** How many connections this store keeps to Redis (one per event loop it was given). */
+  public int connections() {
+    return lanes.length;
   }
 
   public Duration timeout() {
@@ -201,28 +343,70 @@ public final class RedisStore implements CacheStore {
     return description;
   }
 
+  /**
+   * Closes the connections and Lettuce's resources. Call it before the event loops given to the
+   * constructor shut down, and not from one of them (it waits up to a few seconds).
+   */
   @Override
   public void close() {
-    closed = true;
-    StatefulRedisConnection<byte[], byte[]> c = connection;
-    connection = null;
-    if (c != null) {
-      c.close();
+    if (closed) {
+      return;
     }
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    closed = true;
+    List<CompletableFuture<Void>> closing = new ArrayList<>();
+    for (Lane lane : lanes) {
+      StatefulRedisConnection<byte[], byte[]> c = lane.connection;
+      lane.connection = null;
+      lane.commands = null;
+      if (c != null) {
+        closing.add(c.closeAsync());
+      }
+    }
+    try {
+      CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.debug("closing Redis connections: {}", RateLimitedLog.describe(e));
+    }
+    for (Lane lane : lanes) {
+      lane.client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      if (lane.resources != resources) {
+        lane.resources.shutdown(0, 2, TimeUnit.SECONDS);
+      }
+    }
     resources.shutdown(0, 2, TimeUnit.SECONDS);
   }
 
   // --- internals ---
 
+  /**
+   * The connection of the caller's event loop, so that the reply completes on the caller's thread;
+   * from another thread, or while that connection is down, any connection that is up.
+   */
   private RedisAsyncCommands<byte[], byte[]> commands() {
-    StatefulRedisConnection<byte[], byte[]> c = connection;
-    if (c == null) {
-      throw new CacheUnavailableException(closed
-          ? "store closed"
-          : "not connected to " + description + " (" + connectAttempts.get() + " connect attempts so far)");
+    Lane[] all = lanes;
+    RedisAsyncCommands<byte[], byte[]> mine = null;
+    if (all.length == 1) {
+      mine = all[0].commands;
+    } else {
+      for (Lane lane : all) {
+        if (lane.loop.inEventLoop()) {
+          mine = lane.commands;
+          break;
+        }
+      }
     }
-    return c.async();
+    if (mine != null) {
+      return mine;
+    }
+    for (Lane lane : all) {
+      RedisAsyncCommands<byte[], byte[]> any = lane.commands;
+      if (any != null) {
+        return any;
+      }
+    }
+    throw new CacheUnavailableException(closed
+        ? "store closed"
+        : "not connected to " + description + " (" + connectAttempts.get() + " connect attempts so far)");
   }
 
   /**
@@ -285,19 +469,20 @@ public final class RedisStore implements CacheStore {
         });
   }
 
-  private void connect(Duration nextBackoff) {
+  private void connect(Lane lane, Duration nextBackoff) {
     if (closed) {
       return;
     }
     connectAttempts.incrementAndGet();
-    client.connectAsync(ByteArrayCodec.INSTANCE, uri).whenComplete((c, e) -> {
+    lane.client.connectAsync(ByteArrayCodec.INSTANCE, uri).whenComplete((c, e) -> {
       if (e == null) {
         if (closed) {
           c.closeAsync();
           return;
         }
-        connection = c;
-        log.info("connected to {}", description);
+        lane.connection = c;
+        lane.commands = c.async();
+        log.info("connected to {}{}", description, lane.loop == null ? "" : " (on " + lane.loop + ")");
         return;
       }
       if (closed) {
@@ -307,7 +492,7 @@ public final class RedisStore implements CacheStore {
       Duration after = nextBackoff.compareTo(MAX_CONNECT_BACKOFF) < 0 ? nextBackoff.multipliedBy(2) : MAX_CONNECT_BACKOFF;
       try {
         resources.eventExecutorGroup().schedule(
-            () -> connect(after), nextBackoff.toMillis(), TimeUnit.MILLISECONDS);
+            () -> connect(lane, after), nextBackoff.toMillis(), TimeUnit.MILLISECONDS);
       } catch (RuntimeException rejected) {
         // Shutting down.
       }
@@ -355,5 +540,40 @@ public final class RedisStore implements CacheStore {
     }
     String db = uri.getDatabase() == 0 ? "" : "/" + uri.getDatabase();
     return (uri.isSsl() ? "rediss://" : "redis://") + uri.getHost() + ":" + uri.getPort() + db;
+  }
+
+  /**
+   * Gives Lettuce one event loop of the caller's for every connection of a client, and never shuts it
+   * down (its owner does). Lettuce asks for its preferred group type; any event loop of the matching
+   * transport serves, which the constructor checked.
+   */
+  private static final class OneLoop implements EventLoopGroupProvider {
+    private final EventLoop loop;
+
+    OneLoop(EventLoop loop) {
+      this.loop = loop;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T extends EventLoopGroup> T allocate(Class<T> type) {
+      return (T) loop;
+    }
+
+    @Override
+    public int threadPoolSize() {
+      return 1;
+    }
+
+    @Override
+    public io.netty.util.concurrent.Future<Boolean> release(EventExecutorGroup group, long quietPeriod, long timeout,
+        TimeUnit unit) {
+      return ImmediateEventExecutor.INSTANCE.newSucceededFuture(true);
+    }
+
+    @Override
+    public io.netty.util.concurrent.Future<Boolean> shutdown(long quietPeriod, long timeout, TimeUnit unit) {
+      return ImmediateEventExecutor.INSTANCE.newSucceededFuture(true);
+    }
   }
 }

@@ -11,6 +11,8 @@ import dev.pgmemo.cache.store.RedisStore;
 import dev.pgmemo.cache.store.ResilientStore;
 import dev.pgmemo.config.PgmemoConfig;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -33,11 +35,17 @@ public final class CacheService implements AutoCloseable {
     private final long maxEntrySize;
     private volatile CachePolicy policy;
 
-    public CacheService(PgmemoConfig config, MeterRegistry registry) {
+    /**
+     * @param loops pgmemo's I/O event loops: the Redis store keeps one connection on each, so that a session's
+     *     store calls complete on its own thread (they must outlive this service: {@link #close} first)
+     * @param socketChannel the socket channel class of their transport
+     */
+    public CacheService(PgmemoConfig config, MeterRegistry registry, EventLoopGroup loops,
+            Class<? extends Channel> socketChannel) {
         this.analyzer = new QueryAnalyzer(config.cache().analysisCacheSize());
         CacheStore raw = config.cache().store() == null
                 ? new MemoryStore(config.cache().memoryMaxSize())
-                : new RedisStore(config.cache().store(), "", config.cache().storeTimeout());
+                : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops, socketChannel);
         this.store = new ResilientStore(raw, config.cache().storeTimeout());
         this.catalog = new Catalog(Duration.ofMinutes(5), analyzer, customSettings);
         this.metrics = new CacheMetrics(registry, store);
