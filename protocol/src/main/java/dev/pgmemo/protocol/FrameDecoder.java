@@ -36,12 +36,11 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             int start = in.readerIndex();
             byte type = in.getByte(start);
             long length = in.getUnsignedInt(start + 1);
-            if (length < 4 || length > maxMessageSize) {
+            String bad = lengthError(type, length, maxMessageSize);
+            if (bad != null) {
                 failed = true;
                 in.skipBytes(in.readableBytes());
-                out.add(new FrameError(type, length, length < 4
-                        ? "invalid message length " + length + " for message type '" + printable(type) + "'"
-                        : "message of type '" + printable(type) + "' is " + length + " bytes, above the limit of " + maxMessageSize));
+                out.add(new FrameError(type, length, bad));
                 return;
             }
             long total = length + 1;
@@ -51,6 +50,16 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             out.add(in.retainedSlice(start, (int) total));
             in.skipBytes((int) total);
         }
+    }
+
+    /** Why a message of this type and declared length cannot be framed, or null when it can. */
+    static String lengthError(byte type, long length, long maxMessageSize) {
+        if (length >= 4 && length <= maxMessageSize) {
+            return null;
+        }
+        return length < 4
+                ? "invalid message length " + length + " for message type '" + printable(type) + "'"
+                : "message of type '" + printable(type) + "' is " + length + " bytes, above the limit of " + maxMessageSize;
     }
 
     private static String printable(byte type) {

@@ -2,6 +2,7 @@ package dev.pgmemo.proxy;
 
 import dev.pgmemo.protocol.BackendMessage;
 import dev.pgmemo.protocol.FrameDecoder;
+import dev.pgmemo.protocol.FrameScanner;
 import dev.pgmemo.protocol.FrontendMessage;
 import dev.pgmemo.protocol.MessageType;
 import dev.pgmemo.protocol.SqlState;
@@ -21,8 +22,6 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,7 +49,6 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private boolean draining;
     private boolean clientTerminated;
     private BackendMessage.BackendKeyData backendKey;
-    private final Map<String, String> parameterStatus = new HashMap<>();
     private StartupPacket.StartupMessage startup;
     /** Frames the client sent right behind its StartupMessage, before the upstream connection existed. */
     private final ArrayDeque<ByteBuf> preConnectBacklog = new ArrayDeque<>();
@@ -58,6 +56,22 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private boolean clientInputShutdown;
     /** Cache-aware request handling; null when caching is disabled (plain relay). */
     private QueryFlow flow;
+    /**
+     * Plain relay (caching off) once the session is ready: the frame decoders are gone, each buffer read from one
+     * side is written whole to the other, and its messages are only scanned for what the relay must know
+     * (requests awaiting ReadyForQuery, the transaction status, Terminate) without a buffer or object per message.
+     */
+    private boolean rawRelay;
+    /** Set at the first ReadyForQuery with caching off; the switch happens once that read is fully handled. */
+    private boolean rawRelayPending;
+    private FrameScanner clientScanner;
+    private FrameScanner upstreamScanner;
+    private final FrameScanner.Listener clientMessages = this::onClientMessage;
+    private final FrameScanner.Listener upstreamMessages = this::onUpstreamMessage;
+    /** Messages seen by the current scan, added to the metrics once per buffer. */
+    private int scannedMessages;
+    /** The current upstream scan saw a ReadyForQuery. */
+    private boolean scannedReadyForQuery;
 
     ClientSession(ProxyContext proxy) {
         this.proxy = proxy;
@@ -84,7 +98,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof ByteBuf frame) {
+        if (rawRelay && msg instanceof ByteBuf bytes) {
+            onClientBytes(bytes);
+        } else if (msg instanceof ByteBuf frame) {
             onClientFrame(frame);
         } else if (msg instanceof StartupPacket packet) {
             onStartupPacket(ctx, packet);
@@ -352,7 +368,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof ByteBuf frame) {
+            if (rawRelay && msg instanceof ByteBuf bytes) {
+                onUpstreamBytes(bytes);
+            } else if (msg instanceof ByteBuf frame) {
                 onUpstreamFrame(frame);
             } else if (msg instanceof FrameDecoder.FrameError error) {
                 log.error("{} upstream sent an invalid message ({}); closing the session", prefix, error.message());
@@ -364,6 +382,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (rawRelayPending) {
+                enterRawRelay();
+            }
             client.flush();
             updateReading();
         }
@@ -410,6 +431,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 transactionStatus = BackendMessage.ReadyForQuery.decode(frame).status();
                 if (state == State.AUTHENTICATING) {
                     state = State.READY;
+                    rawRelayPending = proxy.cache() == null;
                     log.debug("{} session ready (backend pid {})", prefix, backendKey == null ? "?" : backendKey.processId());
                 } else if (pendingReadyForQuery > 0) {
                     pendingReadyForQuery--;
@@ -424,14 +446,117 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 return;
             }
             case MessageType.BACKEND_KEY_DATA -> backendKey = BackendMessage.BackendKeyData.decode(frame);
-            case MessageType.PARAMETER_STATUS -> {
-                BackendMessage.ParameterStatus ps = BackendMessage.ParameterStatus.decode(frame);
-                parameterStatus.put(ps.name(), ps.value());
-            }
             default -> {
             }
         }
         client.write(frame, client.voidPromise());
+    }
+
+    // ---- plain relay of whole buffers (caching off) ----------------------------------------------------
+
+    /**
+     * Drops both frame decoders once the read that brought the first ReadyForQuery has been handled (so no decoded
+     * frame is still on its way); a message a decoder had begun comes next as raw bytes, from its start
+     * (ByteToMessageDecoder.handlerRemoved), so the scanners start at a message boundary.
+     */
+    private void enterRawRelay() {
+        rawRelayPending = false;
+        if (state != State.READY || flow != null) {
+            return;
+        }
+        clientScanner = new FrameScanner(proxy.config().maxMessageSize());
+        upstreamScanner = new FrameScanner(proxy.config().maxMessageSize());
+        rawRelay = true;
+        client.pipeline().remove("frames");
+        upstream.pipeline().remove("frames");
+    }
+
+    private void onClientBytes(ByteBuf buf) {
+        if (state == State.CLOSED) {
+            buf.release();
+            return;
+        }
+        int start = buf.readerIndex();
+        int end = buf.writerIndex();
+        int stop = clientScanner.scan(buf, clientMessages);
+        ProxyMetrics m = proxy.metrics();
+        m.messagesFromClients.add(scannedMessages);
+        m.bytesFromClients.add(stop - start);
+        scannedMessages = 0;
+        if (stop == end) {
+            upstream.write(buf, upstream.voidPromise());
+        } else {
+            // Terminate (nothing after it is PostgreSQL's to read) or a bad length (nothing from it on is a message).
+            if (stop > start) {
+                upstream.write(buf.retainedSlice(start, stop - start), upstream.voidPromise());
+            }
+            buf.release();
+        }
+        if (clientScanner.error() != null) {
+            protocolFatal(clientScanner.error());
+        } else if (clientTerminated) {
+            clientTerminated();
+        }
+    }
+
+    private boolean onClientMessage(byte type, int firstByte) {
+        scannedMessages++;
+        switch (type) {
+            case MessageType.QUERY, MessageType.SYNC, MessageType.FUNCTION_CALL -> pendingReadyForQuery++;
+            case MessageType.TERMINATE -> {
+                clientTerminated = true;
+                return true;
+            }
+            default -> {
+            }
+        }
+        return false;
+    }
+
+    private void onUpstreamBytes(ByteBuf buf) {
+        if (state == State.CLOSED) {
+            buf.release();
+            return;
+        }
+        int start = buf.readerIndex();
+        int end = buf.writerIndex();
+        scannedReadyForQuery = false;
+        int stop = upstreamScanner.scan(buf, upstreamMessages);
+        ProxyMetrics m = proxy.metrics();
+        m.messagesFromUpstream.add(scannedMessages);
+        m.bytesFromUpstream.add(stop - start);
+        scannedMessages = 0;
+        if (stop == end) {
+            client.write(buf, client.voidPromise());
+        } else {
+            if (stop > start) {
+                client.write(buf.retainedSlice(start, stop - start), client.voidPromise());
+            }
+            buf.release();
+        }
+        if (upstreamScanner.error() != null) {
+            String error = upstreamScanner.error();
+            log.error("{} upstream sent an invalid message ({}); closing the session", prefix, error);
+            fatal(SqlState.PROTOCOL_VIOLATION, "pgmemo received an invalid message from the upstream server: " + error, null);
+        } else if (scannedReadyForQuery) {
+            // Whatever came after the ReadyForQuery in this buffer is relayed too: for a draining or half-closed
+            // session that is only asynchronous messages (notices, notifications), which precede the close.
+            afterReadyForQuery();
+        }
+    }
+
+    private boolean onUpstreamMessage(byte type, int firstByte) {
+        scannedMessages++;
+        if (type == MessageType.READY_FOR_QUERY) {
+            if (firstByte >= 0) {
+                transactionStatus = (byte) firstByte;
+            }
+            if (pendingReadyForQuery > 0) {
+                pendingReadyForQuery--;
+            }
+            scannedReadyForQuery = true;
+        }
+        return false;
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------------

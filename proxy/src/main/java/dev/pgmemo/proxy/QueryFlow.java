@@ -276,7 +276,7 @@ final class QueryFlow {
                 if (!p.name().isEmpty() && stmts.containsKey(p.name())) {
                     local = false; // PostgreSQL answers "prepared statement already exists"
                 }
-                stmts.put(p.name(), new Statement(p, analyze(p.sql())));
+                stmts.put(p.name(), new Statement(p, analysisOf(h, p)));
             } else if (h.msg instanceof FrontendMessage.Bind b) {
                 Statement st = stmts.get(b.statement());
                 if (st == null) {
@@ -493,7 +493,7 @@ final class QueryFlow {
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             if (h.msg instanceof FrontendMessage.Parse p) {
-                Statement st = new Statement(p, analyze(p.sql()));
+                Statement st = new Statement(p, analysisOf(h, p));
                 st.upstreamPrepared = false;
                 statements.put(p.name(), st);
                 session.writeClient(BackendMessage.empty(session.alloc(), MessageType.PARSE_COMPLETE));
@@ -546,7 +546,7 @@ final class QueryFlow {
             FrontendMessage msg = h.msg;
             Pending p = new Pending(h.frame.getByte(h.frame.readerIndex()));
             if (msg instanceof FrontendMessage.Parse parse) {
-                Statement st = new Statement(parse, analyze(parse.sql()));
+                Statement st = new Statement(parse, analysisOf(h, parse));
                 st.upstreamPrepared = true;
                 statements.put(parse.name(), st);
             } else if (msg instanceof FrontendMessage.Bind b) {
@@ -1415,7 +1415,24 @@ final class QueryFlow {
     }
 
     /** A held extended-protocol message. */
-    private record Held(ByteBuf frame, FrontendMessage msg) {
+    /** A message held until Sync; a Parse keeps its analysis, made once however often the batch is walked. */
+    private static final class Held {
+        final ByteBuf frame;
+        final FrontendMessage msg;
+        Analysis analysis;
+
+        Held(ByteBuf frame, FrontendMessage msg) {
+            this.frame = frame;
+            this.msg = msg;
+        }
+    }
+
+    /** The analysis of a held Parse's statement (it depends on the SQL text alone). */
+    private Analysis analysisOf(Held h, FrontendMessage.Parse parse) {
+        if (h.analysis == null) {
+            h.analysis = analyze(parse.sql());
+        }
+        return h.analysis;
     }
 
     /** A statement as the client prepared it. */
