@@ -1414,7 +1414,6 @@ final class QueryFlow {
         }
     }
 
-    /** A held extended-protocol message. */
     /** A message held until Sync; a Parse keeps its analysis, made once however often the batch is walked. */
     private static final class Held {
         final ByteBuf frame;
