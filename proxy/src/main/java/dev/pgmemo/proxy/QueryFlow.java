@@ -943,6 +943,12 @@ final class QueryFlow {
      */
     private void sendInternalQuery(String sql, List<Consumer<ByteBuf>> rowHandlers, Runnable then, boolean first) {
         cache.metrics().catalogLookups.increment();
+        // A simple Query drops the unnamed statement and portal: the client's next Bind to it gets a Parse first.
+        Statement unnamed = statements.get("");
+        if (unnamed != null) {
+            unnamed.upstreamPrepared = false;
+        }
+        portals.remove("");
         Pending p = new Pending(INTERNAL);
         p.skip = true;
         p.internal = new InternalQuery(rowHandlers, then);
@@ -1209,12 +1215,6 @@ final class QueryFlow {
         }
         if (head.internal != null) {
             frame.release();
-            // A simple Query drops the unnamed statement and portal: the next Bind to it gets a Parse first.
-            Statement unnamed = statements.get("");
-            if (unnamed != null) {
-                unnamed.upstreamPrepared = false;
-            }
-            portals.remove("");
             if (head.internal.failed) {
                 catalogHasFailed = true;
                 catalogFailedAt = System.nanoTime();
