@@ -56,6 +56,18 @@ class SessionContextSafetyIT {
         return base + "_" + mode.name().toLowerCase(Locale.ROOT);
     }
 
+    /**
+     * Gives {@code table} to the owner role with row-level security enabled and forced (so the owner is subject
+     * to it too), one policy {@code USING (using)}, and SELECT granted to {@code readers}.
+     */
+    private void protect(String table, String policy, String using, String readers) throws SQLException {
+        db.exec("ALTER TABLE " + table + " OWNER TO " + owner,
+                "ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY",
+                "ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY",
+                "CREATE POLICY " + policy + " ON " + table + " USING (" + using + ")",
+                "GRANT SELECT ON " + table + " TO " + readers);
+    }
+
     // ---- privileges and roles ----------------------------------------------------------------------------
 
     @ParameterizedTest
@@ -85,12 +97,8 @@ class SessionContextSafetyIT {
                 "GRANT SELECT ON " + secret + " TO " + alice,
                 "CREATE TABLE " + docs + " (owner_name text, v text)",
                 "INSERT INTO " + docs + " VALUES ('" + alice + "', 'alice-1'), ('" + alice + "', 'alice-2'), ('"
-                        + bob + "', 'bob-1')",
-                "ALTER TABLE " + docs + " OWNER TO " + owner,
-                "ALTER TABLE " + docs + " ENABLE ROW LEVEL SECURITY",
-                "ALTER TABLE " + docs + " FORCE ROW LEVEL SECURITY",
-                "CREATE POLICY by_user ON " + docs + " USING (owner_name = current_user)",
-                "GRANT SELECT ON " + docs + " TO " + alice + ", " + bob);
+                        + bob + "', 'bob-1')");
+        protect(docs, "by_user", "owner_name = current_user", alice + ", " + bob);
         String q = "SELECT id, v FROM " + secret + " ORDER BY id";
         String r = "SELECT owner_name, v FROM " + docs + " ORDER BY v";
         List<String> secretRows = List.of("1|s1", "2|s2");
@@ -138,12 +146,8 @@ class SessionContextSafetyIT {
         String docs = n("rls_user", mode);
         db.exec("CREATE TABLE " + docs + " (owner_name text, v text)",
                 "INSERT INTO " + docs + " VALUES ('" + alice + "', 'alice-1'), ('" + alice + "', 'alice-2'), ('"
-                        + bob + "', 'bob-1')",
-                "ALTER TABLE " + docs + " OWNER TO " + owner,
-                "ALTER TABLE " + docs + " ENABLE ROW LEVEL SECURITY",
-                "ALTER TABLE " + docs + " FORCE ROW LEVEL SECURITY",
-                "CREATE POLICY by_user ON " + docs + " USING (owner_name = current_user)",
-                "GRANT SELECT ON " + docs + " TO " + alice + ", " + bob);
+                        + bob + "', 'bob-1')");
+        protect(docs, "by_user", "owner_name = current_user", alice + ", " + bob);
         String r = "SELECT owner_name, v FROM " + docs + " ORDER BY v";
         try (Connection a = memo.connect(db.name, alice, mode); Connection b = memo.connect(db.name, bob, mode);
                 Connection o = memo.connect(db.name, owner, mode)) {
@@ -165,12 +169,8 @@ class SessionContextSafetyIT {
     void rowLevelSecurityOnCustomSettingFollowsSetSetConfigDiscardAndReset(Mode mode) throws SQLException {
         String docs = n("rls_tenant", mode);
         db.exec("CREATE TABLE " + docs + " (tenant text, v text)",
-                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t1', 't1-b'), ('t2', 't2-a')",
-                "ALTER TABLE " + docs + " OWNER TO " + owner,
-                "ALTER TABLE " + docs + " ENABLE ROW LEVEL SECURITY",
-                "ALTER TABLE " + docs + " FORCE ROW LEVEL SECURITY",
-                "CREATE POLICY by_tenant ON " + docs + " USING (tenant = current_setting('app.tenant', true))",
-                "GRANT SELECT ON " + docs + " TO " + alice + ", " + bob);
+                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t1', 't1-b'), ('t2', 't2-a')");
+        protect(docs, "by_tenant", "tenant = current_setting('app.tenant', true)", alice + ", " + bob);
         String t = "SELECT tenant, v FROM " + docs + " ORDER BY v";
         List<String> t1 = List.of("t1|t1-a", "t1|t1-b");
         List<String> t2 = List.of("t2|t2-a");
@@ -225,12 +225,8 @@ class SessionContextSafetyIT {
     void rowLevelSecurityOnCustomSettingIsCachedPerTenant(Mode mode) throws SQLException {
         String docs = n("rls_keyed", mode);
         db.exec("CREATE TABLE " + docs + " (tenant text, v text)",
-                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t2', 't2-a')",
-                "ALTER TABLE " + docs + " OWNER TO " + owner,
-                "ALTER TABLE " + docs + " ENABLE ROW LEVEL SECURITY",
-                "ALTER TABLE " + docs + " FORCE ROW LEVEL SECURITY",
-                "CREATE POLICY by_tenant ON " + docs + " USING (tenant = current_setting('App.Tenant'))",
-                "GRANT SELECT ON " + docs + " TO " + alice);
+                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t2', 't2-a')");
+        protect(docs, "by_tenant", "tenant = current_setting('App.Tenant')", alice);
         String t = "SELECT tenant, v FROM " + docs + " ORDER BY v";
         try (Connection a = memo.connect(db.name, alice, mode); Connection a2 = memo.connect(db.name, alice, mode);
                 Connection none = memo.connect(db.name, alice, mode)) {
@@ -307,12 +303,8 @@ class SessionContextSafetyIT {
     void rowLevelSecurityOnASettingFromTheStartupPacket(Mode mode) throws SQLException {
         String docs = n("rls_startup", mode);
         db.exec("CREATE TABLE " + docs + " (tenant text, v text)",
-                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t2', 't2-a')",
-                "ALTER TABLE " + docs + " OWNER TO " + owner,
-                "ALTER TABLE " + docs + " ENABLE ROW LEVEL SECURITY",
-                "ALTER TABLE " + docs + " FORCE ROW LEVEL SECURITY",
-                "CREATE POLICY by_tenant ON " + docs + " USING (tenant = current_setting('app.tenant', true))",
-                "GRANT SELECT ON " + docs + " TO " + alice);
+                "INSERT INTO " + docs + " VALUES ('t1', 't1-a'), ('t2', 't2-a')");
+        protect(docs, "by_tenant", "tenant = current_setting('app.tenant', true)", alice);
         String t = "SELECT tenant, v FROM " + docs + " ORDER BY v";
         java.util.Properties one = new java.util.Properties();
         one.setProperty("options", "-c app.tenant=t1");
