@@ -57,11 +57,8 @@ public final class Catalog {
         functions = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(maxAge).executor(Runnable::run).build();
     }
 
-    private static String relationKey(SessionContext ctx, String name) {
-        return ctx.database() + '\u0000' + resolutionScope(ctx) + '\u0000' + name;
-    }
-
-    private static String functionKey(SessionContext ctx, String name) {
+    /** Key of a relation or function name in its memo: the database and what name resolution depends on. */
+    private static String scopedKey(SessionContext ctx, String name) {
         return ctx.database() + '\u0000' + resolutionScope(ctx) + '\u0000' + name;
     }
 
@@ -75,11 +72,11 @@ public final class Catalog {
     }
 
     public Relation relation(SessionContext ctx, String name) {
-        return relations.getIfPresent(relationKey(ctx, name));
+        return relations.getIfPresent(scopedKey(ctx, name));
     }
 
     public Volatility function(SessionContext ctx, String name) {
-        return functions.getIfPresent(functionKey(ctx, name));
+        return functions.getIfPresent(scopedKey(ctx, name));
     }
 
     private final java.util.concurrent.ConcurrentHashMap<String, String> epochs = new java.util.concurrent.ConcurrentHashMap<>();
@@ -233,7 +230,7 @@ public final class Catalog {
             }
         }
         Relation r = new Relation(c[1], lines(c[2]), lines(c[8]), bypass, lines(c[4]), "true".equals(c[5]), settings);
-        relations.put(relationKey(ctx, names.get(i).key()), r);
+        relations.put(scopedKey(ctx, names.get(i).key()), r);
         return r;
     }
 
@@ -247,7 +244,7 @@ public final class Catalog {
                     case "2" -> Volatility.STABLE;
                     default -> Volatility.VOLATILE;
                 };
-        functions.put(functionKey(ctx, names.get(i).key()), v);
+        functions.put(scopedKey(ctx, names.get(i).key()), v);
         return v;
     }
 
