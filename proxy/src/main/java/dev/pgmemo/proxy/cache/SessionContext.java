@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Everything about a session that can change a query's result or its text, read from the server itself
@@ -88,7 +89,7 @@ public record SessionContext(String database, String currentUser, String session
             return new byte[0];
         }
         StringBuilder key = new StringBuilder();
-        for (String n : new java.util.TreeSet<>(names)) {
+        for (String n : new TreeSet<>(names)) {
             if (!custom.containsKey(n)) {
                 throw new IllegalStateException("custom setting " + n + " was not read");
             }
