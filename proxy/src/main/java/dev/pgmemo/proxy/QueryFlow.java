@@ -477,8 +477,7 @@ final class QueryFlow {
                     || a.reason() == Analysis.BypassReason.LOCKING_CLAUSE || a.reason() == Analysis.BypassReason.SYSTEM_CATALOG;
             // A BEGIN earlier in the batch: later reads run in its transaction, so only READ COMMITTED (asked
             // for, or the session default as last read) lets them use the cache.
-            case BEGIN -> "read committed".equalsIgnoreCase(a.isolationLevel() != null ? a.isolationLevel()
-                    : context != null && !contextDirty ? context.defaultIsolation() : null);
+            case BEGIN -> "read committed".equalsIgnoreCase(isolationOfBegin(a));
             case SHOW, EMPTY, LISTEN_NOTIFY, SAVEPOINT -> true;
             default -> false;
         };
@@ -743,6 +742,17 @@ final class QueryFlow {
         return catalogHasFailed && System.nanoTime() - catalogFailedAt < CATALOG_RETRY_NANOS;
     }
 
+    /**
+     * The isolation level a BEGIN starts: the level it asks for, or the session default if the context pgmemo
+     * holds is current; null (unknown until a context read inside the transaction tells it) otherwise.
+     */
+    private String isolationOfBegin(Analysis begin) {
+        if (begin.isolationLevel() != null) {
+            return begin.isolationLevel();
+        }
+        return context != null && !contextDirty ? context.defaultIsolation() : null;
+    }
+
     /** In a transaction whose isolation level pgmemo could not infer at BEGIN: the context read tells it. */
     private boolean txIsolationUnknown() {
         return txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && txIsolation == null;
@@ -994,10 +1004,7 @@ final class QueryFlow {
             }
             case INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY_FROM, REFRESH_MATVIEW -> noteWrites(a);
             case BEGIN -> {
-                // The level asked for, or the session default if the context pgmemo holds is current; else
-                // unknown until a context read inside the transaction tells it.
-                txIsolation = a.isolationLevel() != null ? a.isolationLevel()
-                        : context != null && !contextDirty ? context.defaultIsolation() : null;
+                txIsolation = isolationOfBegin(a);
                 txWrote = false;
             }
             case PREPARE -> {
