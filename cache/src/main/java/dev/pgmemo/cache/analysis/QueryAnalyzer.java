@@ -54,6 +54,9 @@ public final class QueryAnalyzer {
     private final Cache<String, Analysis> verdicts;
     private final AstScanner.FieldTable fieldTable = new AstScanner.FieldTable();
     private final LongAdder parses = new LongAdder();
+    // Verdicts are functions of the text alone, so a text seen lately is answered without lexing it again.
+    private final RecentTexts<Analysis> recentStatements = new RecentTexts<>(4096);
+    private final RecentTexts<List<Analysis>> recentScripts = new RecentTexts<>(4096);
 
     /**
      * @param lruSize maximum number of memoized verdicts (statement shapes). An entry weighs one
@@ -78,6 +81,10 @@ public final class QueryAnalyzer {
      * {@link #analyzeScript(String)} to see each statement.
      */
     public Analysis analyze(String sql) {
+        return recentStatements.get(sql, this::analyzeText);
+    }
+
+    private Analysis analyzeText(String sql) {
         Fingerprint.Scan scan = Fingerprint.scan(sql);
         if (scan.statements() == 0) {
             return Analysis.builder(scan.fingerprint(), Kind.EMPTY).build();
@@ -107,12 +114,16 @@ public final class QueryAnalyzer {
 
     /** Analyzes each statement of a simple-query string, in order; empty statements are skipped. */
     public List<Analysis> analyzeScript(String sql) {
+        return recentScripts.get(sql, this::analyzeScriptText);
+    }
+
+    private List<Analysis> analyzeScriptText(String sql) {
         List<String> statements = SqlLexer.splitStatements(sql);
         List<Analysis> analyses = new ArrayList<>(statements.size());
         for (String statement : statements) {
             analyses.add(analyze(statement));
         }
-        return analyses;
+        return List.copyOf(analyses);
     }
 
     /** How many statements were handed to JSqlParser so far (memo misses). */

@@ -1,6 +1,7 @@
 package dev.pgmemo.proxy.cli;
 
 import dev.pgmemo.proxy.Version;
+import io.netty.util.ResourceLeakDetector;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -23,6 +24,12 @@ public final class Pgmemo implements Runnable {
     }
 
     public static void main(String[] args) {
+        // Netty samples one buffer in 128 for leak tracking, with a stack trace each: 1-4 % of the CPU of a
+        // busy relay. The tests keep it on (they do not start through here); -Dio.netty.leakDetection.level
+        // turns it back on in production.
+        if (System.getProperty("io.netty.leakDetection.level") == null) {
+            ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+        }
         System.exit(new CommandLine(new Pgmemo()).execute(args));
     }
 

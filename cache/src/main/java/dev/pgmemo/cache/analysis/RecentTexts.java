@@ -1,0 +1,45 @@
+package dev.pgmemo.cache.analysis;
+
+import java.util.function.Function;
+
+/**
+ * A direct-mapped memo from exact SQL text to a value computed from it alone: one slot per hash
+ * bucket, a newer text replaces an older one. A hit costs a hash and one string comparison, so a
+ * repeated query text skips the lexer passes that key the shape memo; a miss costs one slot write
+ * and no bookkeeping, so a stream of distinct texts (literals in the SQL) costs next to nothing.
+ *
+ * <p>Shared by every event loop without locks: slots hold immutable pairs with final fields, so a
+ * reader sees either a whole pair or another slot value, never a torn one.
+ */
+final class RecentTexts<V> {
+    /** Texts longer than this are not kept, so the memo holds at most slots × this many chars. */
+    static final int MAX_TEXT_LENGTH = 2048;
+
+    private final Slot<V>[] slots;
+
+    @SuppressWarnings("unchecked")
+    RecentTexts(int slots) {
+        if (Integer.bitCount(slots) != 1) {
+            throw new IllegalArgumentException("slots must be a power of two: " + slots);
+        }
+        this.slots = (Slot<V>[]) new Slot<?>[slots];
+    }
+
+    /** The value for {@code text}, computed by {@code compute} unless this exact text is in its slot. */
+    V get(String text, Function<String, V> compute) {
+        if (text.length() > MAX_TEXT_LENGTH) {
+            return compute.apply(text);
+        }
+        int h = text.hashCode();
+        int index = (h ^ (h >>> 16)) & (slots.length - 1);
+        Slot<V> slot = slots[index];
+        if (slot != null && slot.text.equals(text)) {
+            return slot.value;
+        }
+        V value = compute.apply(text);
+        slots[index] = new Slot<>(text, value);
+        return value;
+    }
+
+    private record Slot<V>(String text, V value) {}
+}
