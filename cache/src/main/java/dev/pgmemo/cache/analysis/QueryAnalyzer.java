@@ -121,7 +121,8 @@ public final class QueryAnalyzer {
         List<String> statements = SqlLexer.splitStatements(sql);
         List<Analysis> analyses = new ArrayList<>(statements.size());
         for (String statement : statements) {
-            analyses.add(analyze(statement));
+            // not through the statement memo: a one-statement script is already in the script memo
+            analyses.add(analyzeText(statement));
         }
         return List.copyOf(analyses);
     }

@@ -33,13 +33,15 @@ final class RecentTexts<V> {
         int h = text.hashCode();
         int index = (h ^ (h >>> 16)) & (slots.length - 1);
         Slot<V> slot = slots[index];
-        if (slot != null && slot.text.equals(text)) {
+        // The hash first: texts that differ only in a literal mostly differ in it, and comparing it does
+        // not touch the other text's characters.
+        if (slot != null && slot.hash == h && slot.text.equals(text)) {
             return slot.value;
         }
         V value = compute.apply(text);
-        slots[index] = new Slot<>(text, value);
+        slots[index] = new Slot<>(h, text, value);
         return value;
     }
 
-    private record Slot<V>(String text, V value) {}
+    private record Slot<V>(int hash, String text, V value) {}
 }
