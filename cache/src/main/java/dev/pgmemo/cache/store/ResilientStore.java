@@ -250,6 +250,17 @@ public final class ResilientStore implements CacheStore {
       return CompletableFuture.failedFuture(breakerOpen);
     }
     CompletableFuture<T> out = new CompletableFuture<>();
+    CompletableFuture<T> source;
+    try {
+      source = call.get();
+    } catch (RuntimeException e) {
+      source = CompletableFuture.failedFuture(e);
+    }
+    if (source.isDone()) {
+      // Answered at once (the in-process store always is): no deadline to arm and cancel.
+      source.whenComplete((value, error) -> settle(value, error, permit, read, invalidation, out));
+      return out;
+    }
     AtomicBoolean settled = new AtomicBoolean(); // the deadline and the answer race; one settles
     io.netty.util.Timeout deadline;
     try {
@@ -269,41 +280,41 @@ public final class ResilientStore implements CacheStore {
     } catch (RuntimeException shutDown) {
       return CompletableFuture.failedFuture(closedStore);
     }
-    CompletableFuture<T> source;
-    try {
-      source = call.get();
-    } catch (RuntimeException e) {
-      source = CompletableFuture.failedFuture(e);
-    }
     source.whenComplete((value, error) -> {
       if (!settled.compareAndSet(false, true)) {
         return; // timed out already; counted there
       }
       deadline.cancel();
-      if (error == null) {
-        onSuccess(permit);
-        if (read && isDirty()) {
-          rejected.increment();
-          out.completeExceptionally(dirty);
-        } else {
-          out.complete(value);
-        }
-        return;
-      }
-      Throwable cause = unwrap(error);
-      errors.increment();
-      onFailure(permit);
-      errorWarning.warn("cache bypassed: " + description + " failed", cause);
-      CacheUnavailableException failure = cause instanceof CacheUnavailableException c
-          ? c
-          : new CacheUnavailableException(
-              "cache store " + description + " failed: " + RateLimitedLog.describe(cause), cause);
-      if (invalidation) {
-        lost(failure);
-      }
-      out.completeExceptionally(failure);
+      settle(value, error, permit, read, invalidation, out);
     });
     return out;
+  }
+
+  /** Completes {@code out} with the store's answer, and records its success or failure. */
+  private <T> void settle(T value, Throwable error, Permit permit, boolean read, boolean invalidation,
+      CompletableFuture<T> out) {
+    if (error == null) {
+      onSuccess(permit);
+      if (read && isDirty()) {
+        rejected.increment();
+        out.completeExceptionally(dirty);
+      } else {
+        out.complete(value);
+      }
+      return;
+    }
+    Throwable cause = unwrap(error);
+    errors.increment();
+    onFailure(permit);
+    errorWarning.warn("cache bypassed: " + description + " failed", cause);
+    CacheUnavailableException failure = cause instanceof CacheUnavailableException c
+        ? c
+        : new CacheUnavailableException(
+            "cache store " + description + " failed: " + RateLimitedLog.describe(cause), cause);
+    if (invalidation) {
+      lost(failure);
+    }
+    out.completeExceptionally(failure);
   }
 
   private void lost(CacheUnavailableException why) {
