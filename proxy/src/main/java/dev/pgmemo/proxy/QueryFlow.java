@@ -68,6 +68,15 @@ final class QueryFlow {
     // ---- statements and portals as the client sees them ----
     private final Map<String, Statement> statements = new HashMap<>();
     private final Map<String, Portal> portals = new HashMap<>();
+    /**
+     * Close (statement) messages of batches answered from the cache, for statements PostgreSQL holds: sent
+     * ahead of the next request that goes upstream, their CloseComplete dropped. Until then nothing can tell
+     * (every later use of the name goes upstream behind them), and a batch that closes a statement, as pgjdbc
+     * sends with its next query whenever the garbage collector has reclaimed a statement object, can still be
+     * a hit.
+     */
+    private final ArrayDeque<ByteBuf> deferredCloses = new ArrayDeque<>();
+    private static final int MAX_DEFERRED_CLOSES = 64;
 
     // ---- session and transaction state ----
     private SessionContext context;
@@ -134,6 +143,8 @@ final class QueryFlow {
             }
         }
         pending.clear();
+        deferredCloses.forEach(ReferenceCountUtil::release);
+        deferredCloses.clear();
     }
 
     // =====================================================================================================
@@ -200,6 +211,7 @@ final class QueryFlow {
     }
 
     private void forward(ByteBuf frame, byte pendingKind) {
+        sendDeferredCloses();
         if (pendingKind != 0) {
             pending.add(new Pending(pendingKind));
         }
@@ -238,6 +250,7 @@ final class QueryFlow {
                         cache.metrics().hitLatency.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
                         frame.release();
                     } else {
+                        sendDeferredCloses();
                         Pending p = new Pending(MessageType.QUERY);
                         if (exec.tokens != null) {
                             cache.metrics().misses.increment();
@@ -364,8 +377,8 @@ final class QueryFlow {
             } else if (h.msg instanceof FrontendMessage.Close c) {
                 if (c.kind() == 'S') {
                     Statement st = stmts.remove(c.name());
-                    if (st == null || st.upstreamPrepared) {
-                        local = false;
+                    if ((st == null || st.upstreamPrepared) && deferredCloses.size() >= MAX_DEFERRED_CLOSES) {
+                        local = false; // PostgreSQL must close it: send the batch, and the deferred Closes with it
                     }
                 } else {
                     ports.remove(c.name());
@@ -505,7 +518,10 @@ final class QueryFlow {
                 session.writeClient(Unpooled.wrappedBuffer(byIndex.get(i).hit));
             } else if (h.msg instanceof FrontendMessage.Close c) {
                 if (c.kind() == 'S') {
-                    statements.remove(c.name());
+                    Statement st = statements.remove(c.name());
+                    if (st == null || st.upstreamPrepared) {
+                        deferredCloses.add(h.frame.retain()); // PostgreSQL has it (or may: SQL PREPARE)
+                    }
                 } else {
                     portals.remove(c.name());
                 }
@@ -533,6 +549,7 @@ final class QueryFlow {
      * {@code captured} Executes.
      */
     private void sendBatch(List<Exec> captured) {
+        sendDeferredCloses();
         Map<Integer, Exec> byIndex = new HashMap<>();
         for (Exec x : captured) {
             if (x.tokens != null) {
@@ -631,7 +648,18 @@ final class QueryFlow {
         }
     }
 
+    /** Sends the deferred Closes; call before anything else goes upstream (they must come first). */
+    private void sendDeferredCloses() {
+        while (!deferredCloses.isEmpty()) {
+            Pending p = new Pending(MessageType.CLOSE);
+            p.skip = true;
+            pending.add(p);
+            session.writeUpstream(deferredCloses.poll());
+        }
+    }
+
     private void injectParse(Statement st) {
+        sendDeferredCloses();
         Pending p = new Pending(MessageType.PARSE);
         p.skip = true;
         pending.add(p);
@@ -952,6 +980,7 @@ final class QueryFlow {
      * reply queue (only when nothing else is outstanding).
      */
     private void sendInternalQuery(String sql, List<Consumer<ByteBuf>> rowHandlers, Runnable then, boolean first) {
+        sendDeferredCloses();
         cache.metrics().catalogLookups.increment();
         // A simple Query drops the unnamed statement and portal: the client's next Bind to it gets a Parse first.
         Statement unnamed = statements.get("");

@@ -102,6 +102,37 @@ class SqlPreparedStatementsIT {
         }
     }
 
+    /**
+     * pgjdbc sends a Close with its next query for every statement the garbage collector reclaimed: that batch
+     * is still answered from the cache, and PostgreSQL closes the statement before it sees the next request.
+     */
+    @Test
+    void batchThatClosesAStatementIsStillAHitAndTheStatementIsClosedUpstream() throws Exception {
+        warm("1");
+        try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            // Parse + Sync with nothing to execute goes upstream: PostgreSQL holds "old".
+            assertThat(errors(c.parse("old", "SELECT 42").sync().flush().readUntilReady())).isEmpty();
+
+            long hits = CacheIt.metrics(pgmemo).hits();
+            List<Msg> replies = c.close('S', "old").parse("s1", READ).bind("", "s1", "1").execute("").sync()
+                    .flush().readUntilReady();
+            assertThat(replies).extracting(Msg::type).containsExactly('3', '1', '2', 'D', 'C', 'Z');
+            assertThat(rows(replies)).containsExactly("one");
+            Thread.sleep(50);
+            assertThat(CacheIt.metrics(pgmemo).hits()).as("answered from the cache").isGreaterThan(hits);
+
+            List<Msg> listed = c.query("SELECT name FROM pg_prepared_statements ORDER BY name").flush().readUntilReady();
+            assertThat(errors(listed)).isEmpty();
+            assertThat(rows(listed)).as("PostgreSQL closed \"old\" before this query").doesNotContain("old");
+
+            List<Msg> bound = c.bind("", "old").execute("").sync().flush().readUntilReady();
+            assertThat(errors(bound)).singleElement().extracting(Msg::sqlState).isEqualTo("26000");
+            assertThat(errors(c.parse("old", "SELECT 43").sync().flush().readUntilReady()))
+                    .as("the name is free again").isEmpty();
+            assertThat(rows(c.bind("", "old").execute("").sync().flush().readUntilReady())).containsExactly("43");
+        }
+    }
+
     @Test
     void deallocateAllAndDiscardAllForgetEveryNamedStatement() throws Exception {
         warm("2");

@@ -158,6 +158,14 @@ final class WireClient implements AutoCloseable {
         return message('E', b);
     }
 
+    /** Close of a prepared statement ('S') or a portal ('P'). */
+    WireClient close(char kind, String name) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.write(kind);
+        cstring(b, name);
+        return message('C', b);
+    }
+
     WireClient sync() {
         return message('S', new ByteArrayOutputStream());
     }
