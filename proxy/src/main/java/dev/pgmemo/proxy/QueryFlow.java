@@ -78,6 +78,16 @@ final class QueryFlow {
     private final ArrayDeque<ByteBuf> deferredCloses = new ArrayDeque<>();
     private static final int MAX_DEFERRED_CLOSES = 64;
 
+    // PostgreSQL ignores Sync while in copy-in mode (PostgreSQL docs 55.2.6), so a client that sends Sync
+    // between an extended-protocol COPY FROM STDIN and its CopyDone/CopyFail gets no ReadyForQuery for it.
+    // Syncs are numbered as they go upstream; at each CopyInResponse the ones sent before that copy ended are
+    // dropped from the queue of expected replies.
+    private long syncsSent;
+    /** syncsSent when each CopyDone/CopyFail went upstream, until the CopyInResponse it answers arrives. */
+    private final ArrayDeque<Long> copyEnds = new ArrayDeque<>();
+    /** A CopyInResponse came and the client has not ended that copy yet: its Syncs are ignored upstream. */
+    private boolean copyInOpen;
+
     // ---- session and transaction state ----
     private SessionContext context;
     private boolean contextDirty = true;
@@ -197,6 +207,13 @@ final class QueryFlow {
             default -> {
                 // Flush, FunctionCall, CopyData/CopyDone/CopyFail, ...: send what is held, then this.
                 sendHeldUncached();
+                if (type == MessageType.COPY_DONE || type == MessageType.COPY_FAIL) {
+                    if (copyInOpen) {
+                        copyInOpen = false;
+                    } else {
+                        copyEnds.add(syncsSent); // its CopyInResponse is still on its way
+                    }
+                }
                 forward(frame, pendingKindFor(type));
             }
         }
@@ -611,6 +628,13 @@ final class QueryFlow {
                 // The captures of this batch are stored (or not) when this Sync's ReadyForQuery arrives.
                 p.groupCaptures = captures;
                 captures = new ArrayList<>();
+                p.syncNumber = ++syncsSent;
+                if (copyInOpen) {
+                    // PostgreSQL is in copy-in mode and will ignore this Sync: no ReadyForQuery comes for it.
+                    p.groupCaptures.forEach(Capture::discard);
+                    session.writeUpstream(h.frame);
+                    continue;
+                }
             }
             pending.add(p);
             session.writeUpstream(h.frame);
@@ -1129,6 +1153,11 @@ final class QueryFlow {
             session.writeClient(frame);
             return;
         }
+        if (type == MessageType.COPY_IN_RESPONSE) {
+            onCopyInResponse(head);
+        } else if (type == MessageType.ERROR_RESPONSE && copyInOpen) {
+            copyInOpen = false; // the copy failed: PostgreSQL has left copy-in mode
+        }
         if (head == null) {
             session.writeClient(frame);
             return;
@@ -1166,6 +1195,26 @@ final class QueryFlow {
                 }
             }
             default -> onExtendedReply(frame, type, head);
+        }
+    }
+
+    /**
+     * PostgreSQL entered copy-in mode for the request at the head of the queue: every Sync sent after it and
+     * before the client's CopyDone/CopyFail reaches PostgreSQL in that mode and is ignored, so no ReadyForQuery
+     * will answer it.
+     */
+    private void onCopyInResponse(Pending head) {
+        Long end = copyEnds.poll();
+        long lastIgnored = end != null ? end : syncsSent;
+        copyInOpen = end == null;
+        for (var it = pending.iterator(); it.hasNext(); ) {
+            Pending p = it.next();
+            if (p != head && p.kind == MessageType.SYNC && p.syncNumber <= lastIgnored) {
+                if (p.groupCaptures != null) {
+                    p.groupCaptures.forEach(Capture::discard);
+                }
+                it.remove();
+            }
         }
     }
 
@@ -1232,6 +1281,9 @@ final class QueryFlow {
     }
 
     private void onReadyForQuery(ByteBuf frame, Pending head) {
+        if (pending.isEmpty()) {
+            copyEnds.clear(); // ends of copies that never started (the COPY failed): nothing waits for them
+        }
         byte status = BackendMessage.ReadyForQuery.decode(frame).status();
         byte previous = txStatus;
         txStatus = status;
@@ -1444,6 +1496,8 @@ final class QueryFlow {
         List<Capture> groupCaptures;
         /** For Sync and Query: an ErrorResponse came in this group. */
         boolean error;
+        /** For Sync: its number in syncsSent. */
+        long syncNumber;
 
         Pending(byte kind) {
             this.kind = kind;

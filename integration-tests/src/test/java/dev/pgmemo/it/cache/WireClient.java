@@ -158,6 +158,27 @@ final class WireClient implements AutoCloseable {
         return message('E', b);
     }
 
+    WireClient copyData(String text) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.writeBytes(text.getBytes(StandardCharsets.UTF_8));
+        return message('d', b);
+    }
+
+    /** The protocol's Flush message ('H'), not a socket flush. */
+    WireClient flushMessage() {
+        return message('H', new ByteArrayOutputStream());
+    }
+
+    WireClient copyDone() {
+        return message('c', new ByteArrayOutputStream());
+    }
+
+    WireClient copyFail(String reason) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        cstring(b, reason);
+        return message('f', b);
+    }
+
     /** Close of a prepared statement ('S') or a portal ('P'). */
     WireClient close(char kind, String name) {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
