@@ -83,8 +83,14 @@ final class QueryFlow {
     // Syncs are numbered as they go upstream; at each CopyInResponse the ones sent before that copy ended are
     // dropped from the queue of expected replies.
     private long syncsSent;
-    /** syncsSent when each CopyDone/CopyFail went upstream, until the CopyInResponse it answers arrives. */
-    private final ArrayDeque<Long> copyEnds = new ArrayDeque<>();
+    /** CopyDone/CopyFail messages sent upstream so far; each request remembers the count when it was sent. */
+    private long copyEndsSent;
+    /**
+     * {copy end number, syncsSent then} for each CopyDone/CopyFail sent while no copy was known to be open, until
+     * the CopyInResponse of the first request sent before it arrives. One sent after a copy failed ends no copy:
+     * its number matches no request's, and it is dropped at the next CopyInResponse or when nothing is pending.
+     */
+    private final ArrayDeque<long[]> copyEnds = new ArrayDeque<>();
     /** A CopyInResponse came and the client has not ended that copy yet: its Syncs are ignored upstream. */
     private boolean copyInOpen;
 
@@ -208,10 +214,11 @@ final class QueryFlow {
                 // Flush, FunctionCall, CopyData/CopyDone/CopyFail, ...: send what is held, then this.
                 sendHeldUncached();
                 if (type == MessageType.COPY_DONE || type == MessageType.COPY_FAIL) {
+                    copyEndsSent++;
                     if (copyInOpen) {
                         copyInOpen = false;
-                    } else {
-                        copyEnds.add(syncsSent); // its CopyInResponse is still on its way
+                    } else if (!pending.isEmpty()) {
+                        copyEnds.add(new long[] {copyEndsSent, syncsSent}); // its CopyInResponse may be on its way
                     }
                 }
                 forward(frame, pendingKindFor(type));
@@ -230,7 +237,7 @@ final class QueryFlow {
     private void forward(ByteBuf frame, byte pendingKind) {
         sendDeferredCloses();
         if (pendingKind != 0) {
-            pending.add(new Pending(pendingKind));
+            pending.add(newPending(pendingKind));
         }
         session.writeUpstream(frame);
     }
@@ -268,7 +275,7 @@ final class QueryFlow {
                         frame.release();
                     } else {
                         sendDeferredCloses();
-                        Pending p = new Pending(MessageType.QUERY);
+                        Pending p = newPending(MessageType.QUERY);
                         if (exec.tokens != null) {
                             cache.metrics().misses.increment();
                             p.capture = new Capture(exec.key, exec.tokens, c.ttl, cache.maxEntrySize());
@@ -488,6 +495,8 @@ final class QueryFlow {
     }
 
     private boolean waitingForEarlierReplies;
+    /** A write's ReadyForQuery is held until its invalidation is done; the client is paused meanwhile. */
+    private boolean readyForQueryHeld;
 
     private int countExecutes() {
         int n = 0;
@@ -577,7 +586,7 @@ final class QueryFlow {
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             FrontendMessage msg = h.msg;
-            Pending p = new Pending(h.frame.getByte(h.frame.readerIndex()));
+            Pending p = newPending(h.frame.getByte(h.frame.readerIndex()));
             if (msg instanceof FrontendMessage.Parse parse) {
                 Statement st = new Statement(parse, analysisOf(h, parse));
                 st.upstreamPrepared = true;
@@ -672,10 +681,16 @@ final class QueryFlow {
         }
     }
 
+    private Pending newPending(byte kind) {
+        Pending p = new Pending(kind);
+        p.copyEndsBefore = copyEndsSent;
+        return p;
+    }
+
     /** Sends the deferred Closes; call before anything else goes upstream (they must come first). */
     private void sendDeferredCloses() {
         while (!deferredCloses.isEmpty()) {
-            Pending p = new Pending(MessageType.CLOSE);
+            Pending p = newPending(MessageType.CLOSE);
             p.skip = true;
             pending.add(p);
             session.writeUpstream(deferredCloses.poll());
@@ -684,7 +699,7 @@ final class QueryFlow {
 
     private void injectParse(Statement st) {
         sendDeferredCloses();
-        Pending p = new Pending(MessageType.PARSE);
+        Pending p = newPending(MessageType.PARSE);
         p.skip = true;
         pending.add(p);
         session.writeUpstream(st.parse.encode(session.alloc()));
@@ -1004,7 +1019,9 @@ final class QueryFlow {
      * reply queue (only when nothing else is outstanding).
      */
     private void sendInternalQuery(String sql, List<Consumer<ByteBuf>> rowHandlers, Runnable then, boolean first) {
-        sendDeferredCloses();
+        if (!first) {
+            sendDeferredCloses(); // ahead of the query, as their replies are queued; a first query goes before them
+        }
         cache.metrics().catalogLookups.increment();
         // A simple Query drops the unnamed statement and portal: the client's next Bind to it gets a Parse first.
         Statement unnamed = statements.get("");
@@ -1012,7 +1029,7 @@ final class QueryFlow {
             unnamed.upstreamPrepared = false;
         }
         portals.remove("");
-        Pending p = new Pending(INTERNAL);
+        Pending p = newPending(INTERNAL);
         p.skip = true;
         p.internal = new InternalQuery(rowHandlers, then);
         if (first) {
@@ -1159,6 +1176,9 @@ final class QueryFlow {
             copyInOpen = false; // the copy failed: PostgreSQL has left copy-in mode
         }
         if (head == null) {
+            if (type == MessageType.READY_FOR_QUERY) {
+                txStatus = BackendMessage.ReadyForQuery.decode(frame).status(); // unexpected, but keep the status true
+            }
             session.writeClient(frame);
             return;
         }
@@ -1204,9 +1224,14 @@ final class QueryFlow {
      * will answer it.
      */
     private void onCopyInResponse(Pending head) {
-        Long end = copyEnds.poll();
-        long lastIgnored = end != null ? end : syncsSent;
-        copyInOpen = end == null;
+        // This copy ends with the first CopyDone/CopyFail the client sent after the request that started it.
+        long ending = head == null ? copyEndsSent + 1 : head.copyEndsBefore + 1;
+        while (!copyEnds.isEmpty() && copyEnds.peek()[0] < ending) {
+            copyEnds.poll();
+        }
+        long[] end = !copyEnds.isEmpty() && copyEnds.peek()[0] == ending ? copyEnds.poll() : null;
+        long lastIgnored = end != null ? end[1] : syncsSent;
+        copyInOpen = end == null && copyEndsSent < ending;
         for (var it = pending.iterator(); it.hasNext(); ) {
             Pending p = it.next();
             if (p != head && p.kind == MessageType.SYNC && p.syncNumber <= lastIgnored) {
@@ -1328,8 +1353,12 @@ final class QueryFlow {
     private void relayReadyForQuery(ByteBuf frame, byte status) {
         session.writeClient(frame);
         session.onReadyForQueryRelayed(status);
+        boolean held = readyForQueryHeld;
+        readyForQueryHeld = false;
         if (waitingForEarlierReplies && pending.isEmpty()) {
             waitingForEarlierReplies = false;
+            resumeClient();
+        } else if (held && !waitingForEarlierReplies) {
             resumeClient();
         }
     }
@@ -1341,6 +1370,11 @@ final class QueryFlow {
      */
     private void invalidateThenRelay(ByteBuf frame, byte status) {
         pauseUpstream();
+        // Nothing the client sent after this request is looked at until it has this ReadyForQuery: a read could
+        // be answered from entries the bump is about to make unreachable, and ahead of the ReadyForQuery; a
+        // pipelined write's tables would be bumped now, before it commits, and not again after.
+        readyForQueryHeld = true;
+        pauseClient();
         if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
             // What pgmemo remembers about the written tables (triggers, views, foreign keys) may be outdated by
             // DDL through another pgmemo: that DDL replaced the database epoch, so look at it first.
@@ -1498,8 +1532,10 @@ final class QueryFlow {
         boolean error;
         /** For Sync: its number in syncsSent. */
         long syncNumber;
+        /** copyEndsSent when this request went upstream. */
+        long copyEndsBefore;
 
-        Pending(byte kind) {
+        private Pending(byte kind) {
             this.kind = kind;
         }
     }

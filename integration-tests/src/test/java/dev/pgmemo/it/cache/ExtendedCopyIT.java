@@ -130,6 +130,32 @@ class ExtendedCopyIT {
         }
     }
 
+    /**
+     * A client often sends CopyDone before it reads that the copy already failed; PostgreSQL ignores that
+     * CopyDone. It must not be taken for the end of the next COPY.
+     */
+    @Test
+    void lateCopyDoneOfAFailedCopyDoesNotEndTheNextOne() throws Exception {
+        String before = cachedCount();
+        try (WireClient c = connect()) {
+            c.query("COPY " + TABLE + " FROM STDIN").flush();
+            assertThat(types(readUntil(c, 'G'))).containsExactly('G');
+            c.copyData("not a number\tx\n").flush();
+            assertThat(types(c.readUntilReady())).containsExactly('E', 'Z');
+            c.copyDone().flush(); // late: PostgreSQL is out of copy mode and ignores it
+
+            int k = keys.incrementAndGet();
+            c.parse("", "COPY " + TABLE + " FROM STDIN").bind("", "").execute("").sync().flush();
+            assertThat(types(readUntil(c, 'G'))).containsExactly('1', '2', 'G');
+            c.copyData(k + "\tafter\n").copyDone().sync().flush();
+            assertThat(types(c.readUntilReady())).containsExactly('C', 'Z');
+
+            assertThat(rows(c.query("SELECT v FROM " + TABLE + " WHERE k = " + k).flush().readUntilReady()))
+                    .containsExactly("after");
+            assertThat(cachedCount()).isEqualTo(String.valueOf(Integer.parseInt(before) + 1));
+        }
+    }
+
     @Test
     void copyWithoutEarlySyncStillWorks() throws Exception {
         String before = cachedCount();

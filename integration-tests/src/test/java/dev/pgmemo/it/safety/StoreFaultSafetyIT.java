@@ -168,6 +168,41 @@ class StoreFaultSafetyIT {
         }
     }
 
+    /**
+     * A read pipelined behind a write (sent before the write's ReadyForQuery came back) waits until the write's
+     * invalidation is done: it used to be looked up while the bump was still on its way to Redis, answered with
+     * the old row, and even ahead of the write's ReadyForQuery.
+     */
+    @Test
+    void readPipelinedBehindAWriteWaitsForTheWritesInvalidation() throws Exception {
+        db.exec("CREATE TABLE held_t (id int PRIMARY KEY, v text)", "INSERT INTO held_t VALUES (1, 'old')");
+        String q = "SELECT v FROM held_t WHERE id = 1";
+        try (OwnRedis redis = OwnRedis.start(); Memo m = Memo.start(Sql.PG_PORT, redis.url(), "10s");
+                Connection r = m.connect(db.name, Mode.SIMPLE);
+                Wire w = Wire.connect(m.port(), Sql.SUPERUSER, db.name)) {
+            // Warmed on the same connection: its session context (and so its cache key) is the raw client's.
+            long hits = m.hits();
+            for (int i = 0; i < 10 && m.hits() == hits; i++) {
+                assertThat(w.simple(q)).extracting(Wire.Msg::type).contains('D');
+                Memo.sleep(50);
+            }
+            assertThat(m.hits()).as("the read is served from the cache (precondition)").isGreaterThan(hits);
+            redis.freeze(); // the invalidation after the UPDATE now waits for Redis
+            try {
+                w.send(Wire.query("UPDATE held_t SET v = 'new' WHERE id = 1"));
+                Memo.sleep(200);
+                w.send(Wire.query(q));
+                Memo.sleep(200);
+            } finally {
+                redis.thaw();
+            }
+            List<Wire.Msg> replies = w.readUntilReady(2);
+            assertThat(replies).extracting(Wire.Msg::type).containsExactly('C', 'Z', 'T', 'D', 'C', 'Z');
+            assertThat(replies.get(3).columns()).containsExactly("new");
+            assertThat(Sql.rows(r, q)).containsExactly("new");
+        }
+    }
+
     @Test
     void flushedOrRestartedEmptyRedisServesNothingStale() throws Exception {
         db.exec("CREATE TABLE flush_t (id int, v text)", "INSERT INTO flush_t VALUES (1, 'v1')");
