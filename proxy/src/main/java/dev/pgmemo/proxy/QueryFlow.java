@@ -236,7 +236,7 @@ final class QueryFlow {
 
     private void forward(ByteBuf frame, byte pendingKind) {
         sendDeferredCloses();
-        if (pendingKind != 0) {
+        if (pendingKind != 0 && !(upstreamDiscarding && pendingKind != MessageType.SYNC)) {
             pending.add(newPending(pendingKind));
         }
         session.writeUpstream(frame);
@@ -245,6 +245,10 @@ final class QueryFlow {
     // ---- simple query ------------------------------------------------------------------------------------
 
     private void onQuery(ByteBuf frame, FrontendMessage.Query query) {
+        if (upstreamDiscarding) {
+            forward(frame, MessageType.QUERY); // discarded upstream, unanswered, as without pgmemo
+            return;
+        }
         // A simple Query drops the unnamed statement and portal (PostgreSQL docs 55.2.3).
         statements.remove("");
         portals.remove("");
@@ -300,6 +304,10 @@ final class QueryFlow {
     // ---- extended query ----------------------------------------------------------------------------------
 
     private void onSync() {
+        if (upstreamDiscarding) {
+            sendBatch(List.of());
+            return;
+        }
         // Walk the batch as PostgreSQL would, and decide for each Execute whether it could come from cache.
         List<Exec> execs = new ArrayList<>();
         boolean local = true;
@@ -495,6 +503,12 @@ final class QueryFlow {
     }
 
     private boolean waitingForEarlierReplies;
+    /**
+     * After an error in an extended-protocol request sent on by a Flush, PostgreSQL discards every message until
+     * the next Sync and answers none of them: pgmemo expects no reply to them, answers nothing from the cache and
+     * keeps no state from them until that Sync has gone upstream.
+     */
+    private boolean upstreamDiscarding;
     /** A write's ReadyForQuery is held until its invalidation is done; the client is paused meanwhile. */
     private boolean readyForQueryHeld;
 
@@ -586,6 +600,13 @@ final class QueryFlow {
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             FrontendMessage msg = h.msg;
+            if (upstreamDiscarding) {
+                if (msg != FrontendMessage.Sync.INSTANCE) {
+                    session.writeUpstream(h.frame); // discarded by PostgreSQL: no reply, no effect
+                    continue;
+                }
+                upstreamDiscarding = false; // this Sync ends the discarding and is answered
+            }
             Pending p = newPending(h.frame.getByte(h.frame.readerIndex()));
             if (msg instanceof FrontendMessage.Parse parse) {
                 Statement st = new Statement(parse, analysisOf(h, parse));
@@ -689,7 +710,7 @@ final class QueryFlow {
 
     /** Sends the deferred Closes; call before anything else goes upstream (they must come first). */
     private void sendDeferredCloses() {
-        while (!deferredCloses.isEmpty()) {
+        while (!upstreamDiscarding && !deferredCloses.isEmpty()) {
             Pending p = newPending(MessageType.CLOSE);
             p.skip = true;
             pending.add(p);
@@ -1255,6 +1276,8 @@ final class QueryFlow {
             }
             if (!pending.isEmpty()) {
                 pending.peek().error = true;
+            } else {
+                upstreamDiscarding = true; // until a Sync the client has not sent yet (it used a Flush)
             }
             return;
         }

@@ -133,6 +133,33 @@ class SqlPreparedStatementsIT {
         }
     }
 
+    /**
+     * After an error in a request sent on by a Flush, PostgreSQL discards everything up to the next Sync and
+     * answers only that Sync. pgmemo must not answer the discarded requests from the cache, nor wait for their
+     * replies. The same messages go to PostgreSQL directly and through pgmemo; the replies must be the same.
+     */
+    @Test
+    void requestsAfterAnErrorBeforeSyncAreDiscardedAsPostgresqlDiscardsThem() throws Exception {
+        warm("2");
+        for (int port : new int[] {5432, pgmemo.port()}) {
+            try (WireClient c = new WireClient(port, CacheIt.USER, "test")) {
+                String where = port == 5432 ? "directly" : "through pgmemo";
+                c.parse("bad", "SELEC 1").flushMessage().flush();
+                Msg error = c.read();
+                assertThat(error.type()).as(where).isEqualTo('E');
+                assertThat(error.sqlState()).as(where).isEqualTo("42601");
+
+                List<Msg> replies = c.parse("s2", READ).bind("", "s2", "2").execute("").sync().flush().readUntilReady();
+                assertThat(replies).as(where).extracting(Msg::type).containsExactly('Z');
+
+                assertThat(rows(c.parse("s2", READ).bind("", "s2", "2").execute("").sync().flush().readUntilReady()))
+                        .as(where + ": the session goes on; s2 was never prepared").containsExactly("two");
+                assertThat(rows(c.query("SELECT 'still in step'").flush().readUntilReady())).as(where)
+                        .containsExactly("still in step");
+            }
+        }
+    }
+
     @Test
     void deallocateAllAndDiscardAllForgetEveryNamedStatement() throws Exception {
         warm("2");
