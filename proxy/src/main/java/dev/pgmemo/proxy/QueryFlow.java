@@ -312,6 +312,7 @@ final class QueryFlow {
         List<Exec> execs = new ArrayList<>();
         boolean local = true;
         boolean eligible = true;
+        int closesToDefer = 0;
         Map<String, Statement> stmts = new HashMap<>(statements);
         Map<String, Portal> ports = new HashMap<>(portals);
         NeedCatalog need = null;
@@ -409,8 +410,11 @@ final class QueryFlow {
             } else if (h.msg instanceof FrontendMessage.Close c) {
                 if (c.kind() == 'S') {
                     Statement st = stmts.remove(c.name());
-                    if ((st == null || st.upstreamPrepared) && deferredCloses.size() >= MAX_DEFERRED_CLOSES) {
-                        local = false; // PostgreSQL must close it: send the batch, and the deferred Closes with it
+                    if (st == null || st.upstreamPrepared) {
+                        closesToDefer++;
+                        if (deferredCloses.size() + closesToDefer > MAX_DEFERRED_CLOSES) {
+                            local = false; // too many would wait: send the batch, and the deferred Closes with it
+                        }
                     }
                 } else {
                     ports.remove(c.name());
