@@ -297,6 +297,19 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         afterReadyForQuery();
     }
 
+    /** A held ReadyForQuery went out while the flow was paused: look again whether the session may end now. */
+    void recheckAfterReadyForQuery() {
+        if (state != State.CLOSED) {
+            afterReadyForQuery();
+        }
+    }
+
+    /** A continuation of the query flow failed (a bug): end the session as an exception in a handler would. */
+    void internalError(Throwable cause) {
+        log.warn("{} closing client connection after an internal error", prefix, cause);
+        close();
+    }
+
     private void afterReadyForQuery() {
         if (draining && isIdle()) {
             terminateForShutdown();

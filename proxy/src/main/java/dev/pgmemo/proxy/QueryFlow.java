@@ -213,6 +213,9 @@ final class QueryFlow {
             default -> {
                 // Flush, FunctionCall, CopyData/CopyDone/CopyFail, ...: send what is held, then this.
                 sendHeldUncached();
+                if (type == MessageType.FUNCTION_CALL && !upstreamDiscarding) {
+                    noteUnknownWrite(); // a fast-path function call may write anything
+                }
                 if (type == MessageType.COPY_DONE || type == MessageType.COPY_FAIL) {
                     copyEndsSent++;
                     if (copyInOpen) {
@@ -236,7 +239,13 @@ final class QueryFlow {
 
     private void forward(ByteBuf frame, byte pendingKind) {
         sendDeferredCloses();
-        if (pendingKind != 0 && !(upstreamDiscarding && pendingKind != MessageType.SYNC)) {
+        if (pendingKind == MessageType.SYNC) {
+            // a Sync PostgreSQL reads the type of (its body is malformed): it still ends the discarding
+            upstreamDiscarding = false;
+            Pending p = newPending(pendingKind);
+            p.syncNumber = ++syncsSent;
+            pending.add(p);
+        } else if (pendingKind != 0 && !upstreamDiscarding) {
             pending.add(newPending(pendingKind));
         }
         session.writeUpstream(frame);
@@ -968,10 +977,19 @@ final class QueryFlow {
     }
 
     private void onLoop(Runnable r) {
+        // Continuations run inside store futures' callbacks, which would swallow an exception and leave the
+        // session paused forever: end the session instead, as an exception in a channel handler does.
+        Runnable guarded = () -> {
+            try {
+                r.run();
+            } catch (RuntimeException | Error e) {
+                session.internalError(e);
+            }
+        };
         if (session.eventLoop().inEventLoop()) {
-            r.run();
+            guarded.run();
         } else {
-            session.eventLoop().execute(r);
+            session.eventLoop().execute(guarded);
         }
     }
 
@@ -1183,7 +1201,8 @@ final class QueryFlow {
             if (type == MessageType.PARAMETER_STATUS) {
                 contextDirty = true;
             }
-            if (head != null && head.skip) {
+            if (head != null && head.skip && type != MessageType.NOTIFICATION_RESPONSE) {
+                // pgmemo's own request's notice or setting; a notification is the client's (LISTEN), whenever it comes
                 frame.release();
                 return;
             }
@@ -1250,7 +1269,7 @@ final class QueryFlow {
      */
     private void onCopyInResponse(Pending head) {
         // This copy ends with the first CopyDone/CopyFail the client sent after the request that started it.
-        long ending = head == null ? copyEndsSent + 1 : head.copyEndsBefore + 1;
+        long ending = head == null ? copyEndsSent + 1 : head.copyEndsBefore + ++head.copiesStarted;
         while (!copyEnds.isEmpty() && copyEnds.peek()[0] < ending) {
             copyEnds.poll();
         }
@@ -1270,8 +1289,10 @@ final class QueryFlow {
 
     private void onExtendedReply(ByteBuf frame, byte type, Pending head) {
         if (type == MessageType.ERROR_RESPONSE) {
-            // The backend now discards messages until Sync: the replies we expected before it never come.
-            relayOrDrop(frame, head);
+            // The backend now discards messages until Sync: the replies we expected before it never come. The
+            // error is the client's even when pgmemo's own message failed (an injected Parse whose table is
+            // gone): the client's requests behind it are discarded, and it must hear why.
+            session.writeClient(frame);
             while (!pending.isEmpty() && pending.peek().kind != MessageType.SYNC) {
                 Pending dropped = pending.poll();
                 if (dropped.capture != null) {
@@ -1422,13 +1443,13 @@ final class QueryFlow {
         if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
             List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, pendingWriteTargets);
             if (!unknown.isEmpty()) {
-                if (pending.isEmpty()) {
+                if (pending.isEmpty() && upstreamBacklog.isEmpty()) {
                     // Learn the written relations' views, partitions and foreign keys first (the session is idle now).
                     sendCatalogQueryBeforeBump(unknown, frame, status);
                     return;
                 }
-                // Replies to pipelined requests are still due and would arrive before the catalog query's:
-                // do not ask now; invalidate the whole database instead.
+                // Replies to pipelined requests (or notifications read meanwhile) are still due and would come
+                // before the catalog query's: do not ask now; invalidate the whole database instead.
                 pendingEpochBump = true;
             }
         }
@@ -1452,6 +1473,7 @@ final class QueryFlow {
             for (Catalog.Name n : pendingWriteTargets) {
                 Catalog.Relation r = cache.catalog().relation(context, n.key());
                 if (r == null) {
+                    epoch = true; // its views, partitions, cascades and triggers are unknown
                     continue;
                 }
                 names.addAll(r.writeNames());
@@ -1476,9 +1498,13 @@ final class QueryFlow {
             if (err != null) {
                 cache.metrics().storeErrors.increment();
             }
-            relayReadyForQuery(frame, status);
-            session.flushClient();
-            resumeUpstream();
+            try {
+                relayReadyForQuery(frame, status);
+                session.flushClient();
+            } finally {
+                resumeUpstream();
+            }
+            session.recheckAfterReadyForQuery(); // it was not idle while paused: a drain or half-close waits on it
         }));
     }
 
@@ -1561,6 +1587,8 @@ final class QueryFlow {
         long syncNumber;
         /** copyEndsSent when this request went upstream. */
         long copyEndsBefore;
+        /** CopyInResponses this request has had (a simple Query may run several COPY FROM STDIN). */
+        int copiesStarted;
 
         private Pending(byte kind) {
             this.kind = kind;

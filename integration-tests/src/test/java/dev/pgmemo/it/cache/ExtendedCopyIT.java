@@ -156,6 +156,26 @@ class ExtendedCopyIT {
         }
     }
 
+    /** One simple Query with two COPY FROM STDIN; a (pointless) Sync sent during the second is ignored. */
+    @Test
+    void twoCopiesInOneQuery() throws Exception {
+        String before = cachedCount();
+        try (WireClient c = connect()) {
+            int k1 = keys.incrementAndGet();
+            int k2 = keys.incrementAndGet();
+            c.query("COPY " + TABLE + " FROM STDIN; COPY " + TABLE + " FROM STDIN").flush();
+            assertThat(types(readUntil(c, 'G'))).containsExactly('G');
+            c.copyData(k1 + "\tfirst\n").copyDone().flush();
+            assertThat(types(readUntil(c, 'G'))).containsExactly('C', 'G');
+            c.sync().copyData(k2 + "\tsecond\n").copyDone().flush();
+            assertThat(types(c.readUntilReady())).containsExactly('C', 'Z');
+
+            assertThat(rows(c.query("SELECT v FROM " + TABLE + " WHERE k IN (" + k1 + ", " + k2 + ") ORDER BY k")
+                    .flush().readUntilReady())).containsExactly("first", "second");
+            assertThat(cachedCount()).isEqualTo(String.valueOf(Integer.parseInt(before) + 2));
+        }
+    }
+
     @Test
     void copyWithoutEarlySyncStillWorks() throws Exception {
         String before = cachedCount();

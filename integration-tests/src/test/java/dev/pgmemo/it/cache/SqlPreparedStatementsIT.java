@@ -160,6 +160,37 @@ class SqlPreparedStatementsIT {
         }
     }
 
+    /**
+     * A statement pgmemo answered locally is prepared upstream (an injected Parse) when a miss needs it. If that
+     * Parse fails (its table was dropped meanwhile), the client hears the error, as its own Parse would have
+     * failed without pgmemo; it used to get a bare ReadyForQuery.
+     */
+    @Test
+    void failingInjectedParseReachesTheClient() throws Exception {
+        String table = TABLE + "_gone";
+        String read = "SELECT v FROM " + table + " WHERE k = $1";
+        CacheIt.execDirect("CREATE TABLE " + table + " (k int PRIMARY KEY, v text NOT NULL)",
+                "INSERT INTO " + table + " VALUES (1, 'one'), (2, 'two')");
+        try (WireClient w = new WireClient(pgmemo.port(), CacheIt.USER, "test");
+                WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            w.parse("warm", read).sync().flush().readUntilReady();
+            for (int i = 0; i < 3; i++) {
+                assertThat(rows(run(w, "warm", "1"))).containsExactly("one");
+            }
+            long hits = CacheIt.metrics(pgmemo).hits();
+            List<Msg> local = c.parse("g", read).bind("", "g", "1").execute("").sync().flush().readUntilReady();
+            assertThat(rows(local)).containsExactly("one");
+            Thread.sleep(50);
+            assertThat(CacheIt.metrics(pgmemo).hits()).as("answered locally (precondition)").isGreaterThan(hits);
+
+            CacheIt.execDirect("DROP TABLE " + table);
+            List<Msg> after = run(c, "g", "2");
+            assertThat(errors(after)).singleElement().extracting(Msg::sqlState).isEqualTo("42P01");
+            assertThat(after.get(after.size() - 1).type()).isEqualTo('Z');
+            assertThat(rows(c.query("SELECT 'next'").flush().readUntilReady())).containsExactly("next");
+        }
+    }
+
     @Test
     void deallocateAllAndDiscardAllForgetEveryNamedStatement() throws Exception {
         warm("2");
