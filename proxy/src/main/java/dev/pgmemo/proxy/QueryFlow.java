@@ -625,13 +625,16 @@ final class QueryFlow {
                 Statement st = new Statement(parse, analysisOf(h, parse));
                 st.upstreamPrepared = true;
                 statements.put(parse.name(), st);
+                p.undo = () -> statements.remove(parse.name(), st);
             } else if (msg instanceof FrontendMessage.Bind b) {
                 Statement st = statements.get(b.statement());
                 if (st != null && !st.upstreamPrepared) {
                     injectParse(st);
                 }
                 if (st != null) {
-                    portals.put(b.portal(), new Portal(st, b));
+                    Portal portal = new Portal(st, b);
+                    portals.put(b.portal(), portal);
+                    p.undo = () -> portals.remove(b.portal(), portal);
                 }
                 if (b.portal().isEmpty()) {
                     unnamedPortalMaySuspend = false;
@@ -662,9 +665,15 @@ final class QueryFlow {
                 }
             } else if (msg instanceof FrontendMessage.Close c) {
                 if (c.kind() == 'S') {
-                    statements.remove(c.name());
+                    Statement closed = statements.remove(c.name());
+                    if (closed != null) {
+                        p.undo = () -> statements.putIfAbsent(c.name(), closed);
+                    }
                 } else {
-                    portals.remove(c.name());
+                    Portal closed = portals.remove(c.name());
+                    if (closed != null) {
+                        p.undo = () -> portals.putIfAbsent(c.name(), closed);
+                    }
                 }
             }
             if (msg == FrontendMessage.Sync.INSTANCE) {
@@ -735,6 +744,7 @@ final class QueryFlow {
         sendDeferredCloses();
         Pending p = newPending(MessageType.PARSE);
         p.skip = true;
+        p.undo = () -> st.upstreamPrepared = false;
         pending.add(p);
         session.writeUpstream(st.parse.encode(session.alloc()));
         st.upstreamPrepared = true;
@@ -1293,10 +1303,19 @@ final class QueryFlow {
             // error is the client's even when pgmemo's own message failed (an injected Parse whose table is
             // gone): the client's requests behind it are discarded, and it must hear why.
             session.writeClient(frame);
+            List<Pending> dropped = new ArrayList<>();
             while (!pending.isEmpty() && pending.peek().kind != MessageType.SYNC) {
-                Pending dropped = pending.poll();
-                if (dropped.capture != null) {
-                    dropped.capture.fail("error");
+                Pending d = pending.poll();
+                dropped.add(d);
+                if (d.capture != null) {
+                    d.capture.fail("error");
+                }
+            }
+            // What the failed and the discarded messages did to pgmemo's statement and portal tables did not
+            // happen in PostgreSQL: undo it, latest first.
+            for (int i = dropped.size() - 1; i >= 0; i--) {
+                if (dropped.get(i).undo != null) {
+                    dropped.get(i).undo.run();
                 }
             }
             if (!pending.isEmpty()) {
@@ -1589,6 +1608,8 @@ final class QueryFlow {
         long copyEndsBefore;
         /** CopyInResponses this request has had (a simple Query may run several COPY FROM STDIN). */
         int copiesStarted;
+        /** Undoes this message's change to the statement or portal table, if PostgreSQL fails or discards it. */
+        Runnable undo;
 
         private Pending(byte kind) {
             this.kind = kind;

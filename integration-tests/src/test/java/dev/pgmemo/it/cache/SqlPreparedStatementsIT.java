@@ -191,6 +191,27 @@ class SqlPreparedStatementsIT {
         }
     }
 
+    /**
+     * A Parse that PostgreSQL discards (it came after a failed message, before the Sync) creates no statement:
+     * pgmemo must not remember it either, or a later Bind to it could be answered from the cache where
+     * PostgreSQL says it does not exist.
+     */
+    @Test
+    void aParseDiscardedAfterAnErrorLeavesNoStatement() throws Exception {
+        warm("1");
+        for (int port : new int[] {5432, pgmemo.port()}) {
+            try (WireClient c = new WireClient(port, CacheIt.USER, "test")) {
+                String where = port == 5432 ? "directly" : "through pgmemo";
+                c.parse("bad", "SELEC 1").flushMessage().parse("d1", READ).flushMessage().sync().flush();
+                assertThat(c.readUntilReady()).as(where).extracting(Msg::type).containsExactly('E', 'Z');
+
+                List<Msg> bound = run(c, "d1", "1");
+                assertThat(rows(bound)).as(where).isEmpty();
+                assertThat(errors(bound)).as(where).singleElement().extracting(Msg::sqlState).isEqualTo("26000");
+            }
+        }
+    }
+
     @Test
     void deallocateAllAndDiscardAllForgetEveryNamedStatement() throws Exception {
         warm("2");
