@@ -240,11 +240,7 @@ final class QueryFlow {
     private void forward(ByteBuf frame, byte pendingKind) {
         sendDeferredCloses();
         if (pendingKind == MessageType.SYNC) {
-            // a Sync PostgreSQL reads the type of (its body is malformed): it still ends the discarding
-            upstreamDiscarding = false;
-            Pending p = newPending(pendingKind);
-            p.syncNumber = ++syncsSent;
-            pending.add(p);
+            queueSync(newPending(pendingKind)); // a malformed Sync: PostgreSQL still acts on its type
         } else if (pendingKind != 0 && !upstreamDiscarding) {
             pending.add(newPending(pendingKind));
         }
@@ -418,8 +414,7 @@ final class QueryFlow {
                 execs.add(exec);
             } else if (h.msg instanceof FrontendMessage.Close c) {
                 if (c.kind() == 'S') {
-                    Statement st = stmts.remove(c.name());
-                    if (st == null || st.upstreamPrepared) {
+                    if (mayBeHeldUpstream(stmts.remove(c.name()))) {
                         closesToDefer++;
                         if (deferredCloses.size() + closesToDefer > MAX_DEFERRED_CLOSES) {
                             local = false; // too many would wait: send the batch, and the deferred Closes with it
@@ -571,9 +566,8 @@ final class QueryFlow {
                 session.writeClient(Unpooled.wrappedBuffer(byIndex.get(i).hit));
             } else if (h.msg instanceof FrontendMessage.Close c) {
                 if (c.kind() == 'S') {
-                    Statement st = statements.remove(c.name());
-                    if (st == null || st.upstreamPrepared) {
-                        deferredCloses.add(h.frame.retain()); // PostgreSQL has it (or may: SQL PREPARE)
+                    if (mayBeHeldUpstream(statements.remove(c.name()))) {
+                        deferredCloses.add(h.frame.retain());
                     }
                 } else {
                     portals.remove(c.name());
@@ -613,12 +607,9 @@ final class QueryFlow {
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             FrontendMessage msg = h.msg;
-            if (upstreamDiscarding) {
-                if (msg != FrontendMessage.Sync.INSTANCE) {
-                    session.writeUpstream(h.frame); // discarded by PostgreSQL: no reply, no effect
-                    continue;
-                }
-                upstreamDiscarding = false; // this Sync ends the discarding and is answered
+            if (upstreamDiscarding && msg != FrontendMessage.Sync.INSTANCE) {
+                session.writeUpstream(h.frame); // discarded by PostgreSQL: no reply, no effect
+                continue;
             }
             Pending p = newPending(h.frame.getByte(h.frame.readerIndex()));
             if (msg instanceof FrontendMessage.Parse parse) {
@@ -680,15 +671,10 @@ final class QueryFlow {
                 // The captures of this batch are stored (or not) when this Sync's ReadyForQuery arrives.
                 p.groupCaptures = captures;
                 captures = new ArrayList<>();
-                p.syncNumber = ++syncsSent;
-                if (copyInOpen) {
-                    // PostgreSQL is in copy-in mode and will ignore this Sync: no ReadyForQuery comes for it.
-                    p.groupCaptures.forEach(Capture::discard);
-                    session.writeUpstream(h.frame);
-                    continue;
-                }
+                queueSync(p);
+            } else {
+                pending.add(p);
             }
-            pending.add(p);
             session.writeUpstream(h.frame);
         }
         captures.forEach(Capture::discard); // a batch always ends with Sync; this is only a safety net
@@ -724,10 +710,36 @@ final class QueryFlow {
         }
     }
 
+    /**
+     * Numbers a Sync going upstream and queues the ReadyForQuery it asks for, unless PostgreSQL is in copy-in
+     * mode and will ignore it. Any Sync ends a discard-until-Sync.
+     */
+    private void queueSync(Pending sync) {
+        upstreamDiscarding = false;
+        sync.syncNumber = ++syncsSent;
+        if (copyInOpen) {
+            discardGroup(sync);
+        } else {
+            pending.add(sync);
+        }
+    }
+
+    /** A Sync whose ReadyForQuery never comes: the results of its group are not stored. */
+    private static void discardGroup(Pending sync) {
+        if (sync.groupCaptures != null) {
+            sync.groupCaptures.forEach(Capture::discard);
+        }
+    }
+
     private Pending newPending(byte kind) {
         Pending p = new Pending(kind);
         p.copyEndsBefore = copyEndsSent;
         return p;
+    }
+
+    /** Whether PostgreSQL holds a statement being closed: pgmemo's Parse went upstream, or (unknown) SQL PREPARE. */
+    private static boolean mayBeHeldUpstream(Statement closed) {
+        return closed == null || closed.upstreamPrepared;
     }
 
     /** Sends the deferred Closes; call before anything else goes upstream (they must come first). */
@@ -1289,9 +1301,7 @@ final class QueryFlow {
         for (var it = pending.iterator(); it.hasNext(); ) {
             Pending p = it.next();
             if (p != head && p.kind == MessageType.SYNC && p.syncNumber <= lastIgnored) {
-                if (p.groupCaptures != null) {
-                    p.groupCaptures.forEach(Capture::discard);
-                }
+                discardGroup(p);
                 it.remove();
             }
         }
@@ -1303,21 +1313,19 @@ final class QueryFlow {
             // error is the client's even when pgmemo's own message failed (an injected Parse whose table is
             // gone): the client's requests behind it are discarded, and it must hear why.
             session.writeClient(frame);
-            List<Pending> dropped = new ArrayList<>();
+            ArrayDeque<Runnable> undos = new ArrayDeque<>(); // a stack: the latest first
             while (!pending.isEmpty() && pending.peek().kind != MessageType.SYNC) {
-                Pending d = pending.poll();
-                dropped.add(d);
-                if (d.capture != null) {
-                    d.capture.fail("error");
+                Pending dropped = pending.poll();
+                if (dropped.capture != null) {
+                    dropped.capture.fail("error");
+                }
+                if (dropped.undo != null) {
+                    undos.push(dropped.undo);
                 }
             }
             // What the failed and the discarded messages did to pgmemo's statement and portal tables did not
-            // happen in PostgreSQL: undo it, latest first.
-            for (int i = dropped.size() - 1; i >= 0; i--) {
-                if (dropped.get(i).undo != null) {
-                    dropped.get(i).undo.run();
-                }
-            }
+            // happen in PostgreSQL.
+            undos.forEach(Runnable::run);
             if (!pending.isEmpty()) {
                 pending.peek().error = true;
             } else {
