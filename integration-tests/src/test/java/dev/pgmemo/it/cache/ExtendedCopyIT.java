@@ -77,6 +77,12 @@ class ExtendedCopyIT {
         }
     }
 
+    /** Parse/Bind/Execute of a COPY FROM STDIN and a Sync at once; returns when copy-in has begun. */
+    private static void startCopyWithEarlySync(WireClient c) throws Exception {
+        c.parse("", "COPY " + TABLE + " FROM STDIN").bind("", "").execute("").sync().flush();
+        assertThat(types(readUntil(c, 'G'))).containsExactly('1', '2', 'G');
+    }
+
     @Test
     void earlySyncPipelinedWithTheCopyData() throws Exception {
         String before = cachedCount();
@@ -101,8 +107,7 @@ class ExtendedCopyIT {
         String before = cachedCount();
         try (WireClient c = connect()) {
             int k = keys.incrementAndGet();
-            c.parse("", "COPY " + TABLE + " FROM STDIN").bind("", "").execute("").sync().flush();
-            assertThat(types(readUntil(c, 'G'))).containsExactly('1', '2', 'G');
+            startCopyWithEarlySync(c);
             c.copyData(k + "\tstepwise\n").flush();
             c.sync().flush(); // ignored by PostgreSQL too: still in copy-in mode
             c.copyDone().sync().flush();
@@ -118,8 +123,7 @@ class ExtendedCopyIT {
     void copyFailAfterAnEarlySync() throws Exception {
         String before = cachedCount();
         try (WireClient c = connect()) {
-            c.parse("", "COPY " + TABLE + " FROM STDIN").bind("", "").execute("").sync().flush();
-            assertThat(types(readUntil(c, 'G'))).containsExactly('1', '2', 'G');
+            startCopyWithEarlySync(c);
             c.copyData(keys.incrementAndGet() + "\tnever\n").copyFail("changed my mind").sync().flush();
             List<Msg> failed = c.readUntilReady();
             assertThat(types(failed)).containsExactly('E', 'Z');
@@ -145,8 +149,7 @@ class ExtendedCopyIT {
             c.copyDone().flush(); // late: PostgreSQL is out of copy mode and ignores it
 
             int k = keys.incrementAndGet();
-            c.parse("", "COPY " + TABLE + " FROM STDIN").bind("", "").execute("").sync().flush();
-            assertThat(types(readUntil(c, 'G'))).containsExactly('1', '2', 'G');
+            startCopyWithEarlySync(c);
             c.copyData(k + "\tafter\n").copyDone().sync().flush();
             assertThat(types(c.readUntilReady())).containsExactly('C', 'Z');
 
