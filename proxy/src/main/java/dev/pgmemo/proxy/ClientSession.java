@@ -39,6 +39,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private final ProxyContext proxy;
     private Channel client;
     private Channel upstream;
+    /** Writes to the client and to PostgreSQL: small messages between two flushes go out as one buffer. */
+    private Outbound toClient;
+    private Outbound toUpstream;
     private State state = State.STARTUP;
     private String prefix = "[?]";
     private ScheduledFuture<?> startupTimeout;
@@ -82,6 +85,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         client = ctx.channel();
+        toClient = new Outbound(client);
         InetSocketAddress remote = (InetSocketAddress) client.remoteAddress();
         prefix = "[" + (remote == null ? "?" : remote.getAddress().getHostAddress() + ":" + remote.getPort()) + "]";
         proxy.register(this);
@@ -178,14 +182,15 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 return;
             }
             upstream = ch;
+            toUpstream = new Outbound(ch);
             ch.pipeline().addLast("frames", new FrameDecoder(proxy.config().maxMessageSize()));
             ch.pipeline().addLast("session", new UpstreamHandler());
             state = State.AUTHENTICATING;
-            ch.write(Unpooled.wrappedBuffer(startup.raw()));
+            toUpstream.writeWhole(Unpooled.wrappedBuffer(startup.raw()));
             while (!preConnectBacklog.isEmpty()) {
                 onClientFrame(preConnectBacklog.poll());
             }
-            ch.flush();
+            toUpstream.flush();
             // From here on both sides read by themselves (no read() per message, which costs an epoll_ctl
             // each time); reading stops only while the other side is unwritable, see updateReading().
             ch.config().setAutoRead(true);
@@ -216,7 +221,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             default -> {
             }
         }
-        upstream.write(frame, upstream.voidPromise());
+        toUpstream.write(frame);
         if (clientTerminated) {
             clientTerminated();
         }
@@ -224,26 +229,26 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
     /** Writes a frame to the upstream (used by the query flow). */
     void writeUpstream(ByteBuf frame) {
-        upstream.write(frame, upstream.voidPromise());
+        toUpstream.write(frame);
     }
 
     void flushUpstream() {
-        upstream.flush();
+        toUpstream.flush();
     }
 
     /** Writes a frame to the client (used by the query flow). */
     void writeClient(ByteBuf frame) {
-        client.write(frame, client.voidPromise());
+        toClient.write(frame);
     }
 
     void flushClient() {
-        client.flush();
+        toClient.flush();
     }
 
     /** The client sent Terminate through the query flow. */
     void clientTerminated() {
         clientTerminated = true;
-        upstream.flush();
+        toUpstream.flush();
         if (hasRequestsInFlight()) {
             // Replies to what was sent before Terminate are still owed (PostgreSQL sends them, then closes).
             clientInputShutdown = true;
@@ -321,7 +326,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         if (upstream != null) {
-            upstream.flush();
+            toUpstream.flush();
             updateReading();
         } else if (state == State.STARTUP) {
             client.read();
@@ -344,11 +349,11 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 // Like PostgreSQL, answer what was asked before the client stopped sending; close after.
                 clientInputShutdown = true;
                 if (upstream != null) {
-                    upstream.flush();
+                    toUpstream.flush();
                 }
             } else {
                 if (upstream != null) {
-                    upstream.flush();
+                    toUpstream.flush();
                 }
                 close();
             }
@@ -398,7 +403,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             if (rawRelayPending) {
                 enterRawRelay();
             }
-            client.flush();
+            toClient.flush();
             updateReading();
         }
 
@@ -411,7 +416,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         public void channelInactive(ChannelHandlerContext ctx) {
             if (state != State.CLOSED) {
                 log.debug("{} upstream closed the connection", prefix);
-                client.flush();
+                toClient.flush();
                 close();
             }
         }
@@ -449,7 +454,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 } else if (pendingReadyForQuery > 0) {
                     pendingReadyForQuery--;
                 }
-                client.write(frame, client.voidPromise());
+                toClient.write(frame);
                 if (proxy.cache() != null && flow == null && pendingReadyForQuery == 0) {
                     // Nothing is in flight (requests pipelined behind the startup have been answered):
                     // from here on requests take the cache-aware path.
@@ -462,7 +467,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             default -> {
             }
         }
-        client.write(frame, client.voidPromise());
+        toClient.write(frame);
     }
 
     // ---- plain relay of whole buffers (caching off) ----------------------------------------------------
@@ -497,11 +502,11 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         m.bytesFromClients.add(stop - start);
         scannedMessages = 0;
         if (stop == end) {
-            upstream.write(buf, upstream.voidPromise());
+            toUpstream.writeWhole(buf);
         } else {
             // Terminate (nothing after it is PostgreSQL's to read) or a bad length (nothing from it on is a message).
             if (stop > start) {
-                upstream.write(buf.retainedSlice(start, stop - start), upstream.voidPromise());
+                toUpstream.writeWhole(buf.retainedSlice(start, stop - start));
             }
             buf.release();
         }
@@ -540,10 +545,10 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         m.bytesFromUpstream.add(stop - start);
         scannedMessages = 0;
         if (stop == end) {
-            client.write(buf, client.voidPromise());
+            toClient.writeWhole(buf);
         } else {
             if (stop > start) {
-                client.write(buf.retainedSlice(start, stop - start), client.voidPromise());
+                toClient.writeWhole(buf.retainedSlice(start, stop - start));
             }
             buf.release();
         }
@@ -632,6 +637,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         preConnectBacklog.clear();
         cancelStartupTimeout();
         closeUpstream();
+        toClient.close();
         client.writeAndFlush(err).addListener(ChannelFutureListener.CLOSE);
     }
 
@@ -647,6 +653,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         preConnectBacklog.clear();
         cancelStartupTimeout();
         closeUpstream();
+        toClient.close();
         if (client.isActive()) {
             client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         } else {
@@ -655,6 +662,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private void closeUpstream() {
+        if (toUpstream != null) {
+            toUpstream.close();
+        }
         if (upstream != null && upstream.isActive()) {
             if (!clientTerminated) {
                 upstream.write(FrontendMessage.Terminate.encode(upstream.alloc()));
