@@ -85,7 +85,10 @@ public final class QueryAnalyzer {
     }
 
     private Analysis analyzeText(String sql) {
-        Fingerprint.Scan scan = Fingerprint.scan(sql);
+        return analyzeScanned(sql, Fingerprint.scan(sql));
+    }
+
+    private Analysis analyzeScanned(String sql, Fingerprint.Scan scan) {
         if (scan.statements() == 0) {
             return Analysis.builder(scan.fingerprint(), Kind.EMPTY).build();
         }
@@ -118,6 +121,16 @@ public final class QueryAnalyzer {
     }
 
     private List<Analysis> analyzeScriptText(String sql) {
+        // One pass settles the common case: the fingerprint scan counts the statements, and a text of one
+        // statement (a trailing ";" or empty statements around it are dropped from its fingerprint) has the
+        // analysis of that statement alone.
+        Fingerprint.Scan scan = Fingerprint.scan(sql);
+        if (scan.statements() == 0) {
+            return List.of();
+        }
+        if (scan.statements() == 1) {
+            return List.of(analyzeScanned(sql, scan));
+        }
         List<String> statements = SqlLexer.splitStatements(sql);
         List<Analysis> analyses = new ArrayList<>(statements.size());
         for (String statement : statements) {

@@ -749,6 +749,23 @@ class QueryAnalyzerTest {
         }
 
         @Test
+        void aScriptOfOneStatementHasThatStatementsAnalysis() {
+            for (String text : List.of("SELECT v FROM t WHERE k = 1;", " ; SELECT v FROM t WHERE k = 1 ;; ",
+                    "/* c */ SELECT v FROM t WHERE k = 1 -- end")) {
+                List<Analysis> parts = new QueryAnalyzer(10).analyzeScript(text);
+                Analysis alone = new QueryAnalyzer(10).analyze("SELECT v FROM t WHERE k = 1");
+                assertThat(parts).as(text).hasSize(1);
+                assertThat(parts.get(0).fingerprint()).as(text).isEqualTo(alone.fingerprint());
+                assertThat(parts.get(0).kind()).isEqualTo(Kind.SELECT);
+                assertThat(parts.get(0).cacheable()).isTrue();
+                assertThat(parts.get(0).reads()).containsExactly(t("t"));
+            }
+            assertThat(analyzer.analyzeScript("")).isEmpty();
+            assertThat(analyzer.analyzeScript(" ;; -- nothing")).isEmpty();
+            assertThat(analyzer.analyzeScript("UPDATE t SET v = 2;").get(0).writes()).containsExactly(t("t"));
+        }
+
+        @Test
         void analyzeOfSeveralStatementsIsNeverCacheableAndCombinesEffects() {
             Analysis a = analyze("SELECT * FROM a; DELETE FROM b; DO $$ BEGIN END $$");
             assertThat(a.kind()).isEqualTo(Kind.OTHER);
