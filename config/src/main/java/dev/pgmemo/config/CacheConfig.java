@@ -15,7 +15,7 @@ import java.util.Objects;
  * @param analysisCacheSize how many query fingerprints' analysis verdicts are memoized
  */
 public record CacheConfig(boolean enabled, String store, Duration defaultTtl, long maxEntrySize,
-                          long memoryMaxSize, Duration storeTimeout, int analysisCacheSize) {
+                          long memoryMaxSize, Duration storeTimeout, int analysisCacheSize, Admission admission) {
     public static final Duration DEFAULT_TTL = Duration.ofSeconds(60);
     public static final long DEFAULT_MAX_ENTRY_SIZE = 1L << 20;
     public static final long DEFAULT_MEMORY_MAX_SIZE = 256L << 20;
@@ -25,12 +25,21 @@ public record CacheConfig(boolean enabled, String store, Duration defaultTtl, lo
     public CacheConfig {
         Objects.requireNonNull(defaultTtl, "defaultTtl");
         Objects.requireNonNull(storeTimeout, "storeTimeout");
+        Objects.requireNonNull(admission, "admission");
     }
+
+    /**
+     * Which cacheable queries go through the cache. {@code COST}: every query shape starts cached; a shape
+     * whose lookups mostly miss while PostgreSQL answers it about as fast as the store does is then sent
+     * straight to PostgreSQL (with a sample still going through the cache, so a change is noticed).
+     * {@code ALL}: every cacheable query is looked up and stored, whatever it costs.
+     */
+    public enum Admission { COST, ALL }
 
     /** Enabled, in-process store, 60s default ttl, 1MiB entries, 256MiB memory, 200ms store timeout. */
     public static CacheConfig defaults() {
         return new CacheConfig(true, null, DEFAULT_TTL, DEFAULT_MAX_ENTRY_SIZE, DEFAULT_MEMORY_MAX_SIZE,
-                DEFAULT_STORE_TIMEOUT, DEFAULT_ANALYSIS_CACHE_SIZE);
+                DEFAULT_STORE_TIMEOUT, DEFAULT_ANALYSIS_CACHE_SIZE, Admission.COST);
     }
 
     /** True when results live in this process rather than Redis. */
@@ -40,15 +49,15 @@ public record CacheConfig(boolean enabled, String store, Duration defaultTtl, lo
 
     public CacheConfig withStore(String newStore) {
         return new CacheConfig(enabled, newStore, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout,
-                analysisCacheSize);
+                analysisCacheSize, admission);
     }
 
     public CacheConfig withDefaultTtl(Duration ttl) {
-        return new CacheConfig(enabled, store, ttl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize);
+        return new CacheConfig(enabled, store, ttl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize, admission);
     }
 
     public CacheConfig withEnabled(boolean on) {
-        return new CacheConfig(on, store, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize);
+        return new CacheConfig(on, store, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize, admission);
     }
 
     @Override
@@ -56,6 +65,6 @@ public record CacheConfig(boolean enabled, String store, Duration defaultTtl, lo
         return "CacheConfig[enabled=" + enabled + ", store=" + StoreUrl.redact(store)
                 + ", defaultTtl=" + defaultTtl + ", maxEntrySize=" + maxEntrySize
                 + ", memoryMaxSize=" + memoryMaxSize + ", storeTimeout=" + storeTimeout
-                + ", analysisCacheSize=" + analysisCacheSize + "]";
+                + ", analysisCacheSize=" + analysisCacheSize + ", admission=" + admission + "]";
     }
 }

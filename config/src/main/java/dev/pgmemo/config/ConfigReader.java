@@ -29,7 +29,7 @@ final class ConfigReader {
     static final List<String> TLS_KEYS = List.of("cert", "key");
     static final List<String> ADMIN_KEYS = List.of("listen", "enabled");
     static final List<String> CACHE_KEYS = List.of("enabled", "store", "default_ttl", "max_entry_size",
-            "memory_max_size", "store_timeout", "analysis_cache_size");
+            "memory_max_size", "store_timeout", "analysis_cache_size", "admission");
     static final List<String> RULE_KEYS = List.of("match", "ttl", "cache");
     static final List<String> MATCH_KEYS = List.of("tables", "query", "pattern");
 
@@ -165,6 +165,16 @@ final class ConfigReader {
         Duration storeTimeout = duration(cache, "store_timeout", CacheConfig.DEFAULT_STORE_TIMEOUT, false);
         int analysisCacheSize = (int) integer(cache, "analysis_cache_size", CacheConfig.DEFAULT_ANALYSIS_CACHE_SIZE,
                 1, 100_000_000);
+        CacheConfig.Admission admission = CacheConfig.Admission.COST;
+        ScalarNode admissionNode = scalar(cache, "admission");
+        if (admissionNode != null) {
+            switch (admissionNode.getValue()) {
+                case "cost" -> admission = CacheConfig.Admission.COST;
+                case "all" -> admission = CacheConfig.Admission.ALL;
+                default -> throw error(admissionNode, "cache.admission",
+                        "expected cost or all, found '" + admissionNode.getValue() + "'");
+            }
+        }
         if (store == null && maxEntrySize > memoryMaxSize) {
             String key = cache.has("max_entry_size") ? "max_entry_size" : "memory_max_size";
             throw error(cache.lineOf(key), "cache." + key, "max_entry_size (" + Units.formatSize(maxEntrySize)
@@ -172,7 +182,7 @@ final class ConfigReader {
                     + "), so no such entry could be kept");
         }
         return new CacheConfig(enabled, store, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout,
-                analysisCacheSize);
+                analysisCacheSize, admission);
     }
 
     private List<Rule> rules(Section top) throws ConfigException {

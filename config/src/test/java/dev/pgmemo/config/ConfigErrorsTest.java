@@ -134,6 +134,8 @@ class ConfigErrorsTest {
                 "pgmemo.yaml:2: admin.enabled: expected true or false, found \"false\"");
         assertThat(message("cache:\n  analysis_cache_size: lots\n")).isEqualTo(
                 "pgmemo.yaml:2: cache.analysis_cache_size: expected a whole number, found \"lots\"");
+        assertThat(message("cache:\n  admission: sometimes\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.admission: expected cost or all, found 'sometimes'");
         assertThat(message("- listen: a:1")).isEqualTo(
                 "pgmemo.yaml:1: expected a mapping of settings (key: value lines) at the top level, found a list");
         assertThat(message("listen: !env LISTEN")).isEqualTo(

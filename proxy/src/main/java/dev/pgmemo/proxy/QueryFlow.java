@@ -2,6 +2,7 @@ package dev.pgmemo.proxy;
 
 import dev.pgmemo.cache.analysis.Analysis;
 import dev.pgmemo.cache.analysis.TableName;
+import dev.pgmemo.cache.policy.Admission;
 import dev.pgmemo.cache.policy.CachePolicy;
 import dev.pgmemo.cache.store.CacheEntry;
 import dev.pgmemo.cache.store.Keys;
@@ -287,7 +288,7 @@ final class QueryFlow {
                         Pending p = newPending(MessageType.QUERY);
                         if (exec.tokens != null) {
                             cache.metrics().misses.increment();
-                            p.capture = new Capture(exec.key, exec.tokens, c.ttl, cache.maxEntrySize());
+                            p.capture = new Capture(exec.key, exec.tokens, c.ttl, cache.maxEntrySize(), c.shape);
                             p.groupCaptures = new ArrayList<>(List.of(p.capture));
                         }
                         pending.add(p);
@@ -806,8 +807,20 @@ final class QueryFlow {
         Catalog catalog = cache.catalog();
         List<Catalog.Name> rels = names(a.reads());
         List<Catalog.Name> funcs = functionNames(a.unknownFunctions());
-        List<Catalog.Name> unknownRels = catalog.unknownRelations(context, rels);
-        List<Catalog.Name> unknownFuncs = catalog.unknownFunctions(context, funcs);
+        // One catalog-memo lookup per relation: what is known is used below, what is not is asked for.
+        Catalog.Relation[] known = new Catalog.Relation[rels.size()];
+        List<Catalog.Name> unknownRels = List.of();
+        for (int i = 0; i < known.length; i++) {
+            Catalog.Name n = rels.get(i);
+            known[i] = catalog.relation(context, n.key());
+            if (known[i] == null && !unknownRels.contains(n)) {
+                if (unknownRels.isEmpty()) {
+                    unknownRels = new ArrayList<>();
+                }
+                unknownRels.add(n);
+            }
+        }
+        List<Catalog.Name> unknownFuncs = funcs.isEmpty() ? List.of() : catalog.unknownFunctions(context, funcs);
         if (!unknownRels.isEmpty() || !unknownFuncs.isEmpty()) {
             if (canAskCatalog()) {
                 c.needsCatalog = new NeedCatalog(false, unknownRels, unknownFuncs);
@@ -825,8 +838,7 @@ final class QueryFlow {
         Set<String> tokenNames = new HashSet<>();
         List<String> qualified = new ArrayList<>();
         Set<String> settings = Set.of();
-        for (Catalog.Name n : rels) {
-            Catalog.Relation r = catalog.relation(context, n.key());
+        for (Catalog.Relation r : known) {
             if (r.bypass() != null) {
                 cache.metrics().bypass(r.bypass());
                 return c;
@@ -855,6 +867,12 @@ final class QueryFlow {
             cache.metrics().bypass("rule");
             return c;
         }
+        Admission.Shape shape = cache.admission().shape(a.fingerprint());
+        if (shape != null && !shape.admit()) {
+            cache.metrics().bypass("low_benefit");
+            return c;
+        }
+        c.shape = shape;
         c.ttl = d.ttl();
         c.settingsKey = context.customKey(settings);
         c.tokenKeys = CacheService.readTokenKeys(database, tokenNames);
@@ -937,9 +955,10 @@ final class QueryFlow {
         int[] outstanding = n > 1 ? new int[] {n} : null;
         for (int i = 0; i < n; i++) {
             Exec x = execs.get(i);
+            long sent = System.nanoTime();
             cache.store().lookup(x.key, x.candidate.tokenKeys).whenComplete((Lookup l, Throwable err) -> {
                 try {
-                    answer(x, l, err);
+                    answer(x, l, err, sent);
                 } finally {
                     boolean last = true;
                     if (outstanding != null) {
@@ -955,7 +974,7 @@ final class QueryFlow {
         }
     }
 
-    private void answer(Exec x, Lookup l, Throwable err) {
+    private void answer(Exec x, Lookup l, Throwable err, long sent) {
         if (err != null) {
             if (cache.store().isAvailable()) {
                 cache.metrics().storeErrors.increment();
@@ -975,6 +994,9 @@ final class QueryFlow {
             } catch (IllegalArgumentException e) {
                 log.debug("ignoring a corrupt cache entry: {}", e.getMessage());
             }
+        }
+        if (x.candidate.shape != null) {
+            x.candidate.shape.lookedUp(x.hit != null, System.nanoTime() - sent, x.candidate.ttl);
         }
     }
 
@@ -1550,6 +1572,9 @@ final class QueryFlow {
                 c.discard();
                 continue;
             }
+            if (c.shape != null) {
+                c.shape.answeredUpstream(System.nanoTime() - c.sentAt);
+            }
             byte[] wire = c.bytes();
             c.discard();
             byte[] entry = new CacheEntry(c.tokens, wire).encode();
@@ -1667,6 +1692,8 @@ final class QueryFlow {
         /** The custom settings (app.tenant, ...) the result depends on, for the key. */
         byte[] settingsKey;
         List<byte[]> tokenKeys;
+        /** The query's shape when admission control is on (cache.admission: cost), else null. */
+        Admission.Shape shape;
 
         boolean cacheable() {
             return tokenKeys != null;
@@ -1692,7 +1719,7 @@ final class QueryFlow {
 
         Capture capture(CacheService cache) {
             if (capture == null) {
-                capture = new Capture(key, tokens, candidate.ttl, cache.maxEntrySize());
+                capture = new Capture(key, tokens, candidate.ttl, cache.maxEntrySize(), candidate.shape);
             }
             return capture;
         }
@@ -1704,16 +1731,20 @@ final class QueryFlow {
         final List<byte[]> tokens;
         final Duration ttl;
         final long max;
+        /** The query's shape (for admission), or null; and when the request went to PostgreSQL. */
+        final Admission.Shape shape;
+        final long sentAt = System.nanoTime();
         ByteBuf buf = Unpooled.buffer(256);
         boolean complete;
         boolean sawCommandComplete;
         String failure;
 
-        Capture(byte[] key, List<byte[]> tokens, Duration ttl, long max) {
+        Capture(byte[] key, List<byte[]> tokens, Duration ttl, long max, Admission.Shape shape) {
             this.key = key;
             this.tokens = tokens;
             this.ttl = ttl;
             this.max = max;
+            this.shape = shape;
         }
 
         void add(ByteBuf frame, byte type) {

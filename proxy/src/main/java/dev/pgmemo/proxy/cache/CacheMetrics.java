@@ -1,5 +1,6 @@
 package dev.pgmemo.proxy.cache;
 
+import dev.pgmemo.cache.policy.Admission;
 import dev.pgmemo.cache.store.ResilientStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -23,7 +24,7 @@ public final class CacheMetrics {
     private final ConcurrentMap<String, Counter> bypasses = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> notStored = new ConcurrentHashMap<>();
 
-    public CacheMetrics(MeterRegistry registry, ResilientStore store) {
+    public CacheMetrics(MeterRegistry registry, ResilientStore store, Admission admission) {
         this.registry = registry;
         hits = Counter.builder("pgmemo_cache_hits").description("Queries answered from the cache").register(registry);
         misses = Counter.builder("pgmemo_cache_misses").description("Cacheable queries that went to PostgreSQL").register(registry);
@@ -43,6 +44,9 @@ public final class CacheMetrics {
                 .description("Invalidations that could not be written (answered with a global epoch bump)").register(registry);
         Gauge.builder("pgmemo_store_available", store, s -> s.isAvailable() ? 1 : 0)
                 .description("1 when the cache store is usable, 0 while bypassed").register(registry);
+        Gauge.builder("pgmemo_cache_bypassed_shapes", admission, Admission::bypassedShapes)
+                .description("Query shapes sent straight to PostgreSQL because caching them cost more than it saved "
+                        + "(cache.admission: cost)").register(registry);
     }
 
     /** Counts a cacheable-looking query that was not served from or stored to the cache, by reason. */

@@ -3,12 +3,14 @@ package dev.pgmemo.proxy.cache;
 import dev.pgmemo.cache.analysis.Analysis;
 import dev.pgmemo.cache.analysis.Fingerprint;
 import dev.pgmemo.cache.analysis.QueryAnalyzer;
+import dev.pgmemo.cache.policy.Admission;
 import dev.pgmemo.cache.policy.CachePolicy;
 import dev.pgmemo.cache.store.CacheStore;
 import dev.pgmemo.cache.store.Keys;
 import dev.pgmemo.cache.store.MemoryStore;
 import dev.pgmemo.cache.store.RedisStore;
 import dev.pgmemo.cache.store.ResilientStore;
+import dev.pgmemo.config.CacheConfig;
 import dev.pgmemo.config.PgmemoConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.Channel;
@@ -32,6 +34,7 @@ public final class CacheService implements AutoCloseable {
     private final Catalog catalog;
     private final CustomSettings customSettings = new CustomSettings();
     private final CacheMetrics metrics;
+    private final Admission admission;
     private final long maxEntrySize;
     private volatile CachePolicy policy;
 
@@ -48,7 +51,9 @@ public final class CacheService implements AutoCloseable {
                 : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops, socketChannel);
         this.store = new ResilientStore(raw, config.cache().storeTimeout());
         this.catalog = new Catalog(Duration.ofMinutes(5), analyzer, customSettings);
-        this.metrics = new CacheMetrics(registry, store);
+        this.admission = new Admission(config.cache().admission() == CacheConfig.Admission.COST,
+                config.cache().analysisCacheSize());
+        this.metrics = new CacheMetrics(registry, store, admission);
         this.maxEntrySize = config.cache().maxEntrySize();
         this.policy = new CachePolicy(config.cache(), config.rules(), Fingerprint::of);
     }
@@ -74,6 +79,11 @@ public final class CacheService implements AutoCloseable {
         return metrics;
     }
 
+    /** Which query shapes are worth caching (configuration {@code cache.admission}). */
+    public Admission admission() {
+        return admission;
+    }
+
     public CachePolicy policy() {
         return policy;
     }
@@ -82,9 +92,10 @@ public final class CacheService implements AutoCloseable {
         return maxEntrySize;
     }
 
-    /** Applies new rules (reload); the store and its settings stay as they were started. */
+    /** Applies new rules and admission (reload); the store and its settings stay as they were started. */
     public void reload(PgmemoConfig config) {
         this.policy = new CachePolicy(config.cache(), config.rules(), Fingerprint::of);
+        admission.setEnabled(config.cache().admission() == CacheConfig.Admission.COST);
     }
 
     /** True when the analysis leaves the statement a candidate (maybe after checking functions in pg_proc). */

@@ -1,0 +1,155 @@
+package dev.pgmemo.cache.policy;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
+/**
+ * Whether caching a query shape pays for itself. Every lookup costs a store round trip and every miss a copy
+ * of the result and a store write; a hit saves a trip to PostgreSQL. For a shape whose results are rarely
+ * asked for twice (a primary-key lookup over a million rows) and that PostgreSQL answers about as fast as the
+ * store does, the cache only adds work: such a shape is sent straight to PostgreSQL, which is always correct
+ * (the cache is an optimisation, never the source of truth).
+ *
+ * <p>Per shape (the normalized fingerprint), while cached: after every {@link #WINDOW} lookups the hit rate,
+ * the mean lookup time and the mean time PostgreSQL took for the misses decide, but only once the shape has
+ * been in its current state for one TTL (its entries' time to live): before that the store has not had the
+ * time to fill, and a hit rate measured then says little about the hit rate to come. The shape stays cached when
+ * at least half the lookups hit, or when {@code hit rate x upstream time >= MARGIN x lookup time}: what the
+ * hits save outweighs what the lookups cost. An expensive query therefore stays cached at any hit rate, and
+ * with the in-process store (lookups of a microsecond or two) nearly every shape does. A shape found not
+ * worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still goes through the cache;
+ * one TTL later (when what the cached phase stored has expired) the same test runs again on the last
+ * {@code WINDOW / PROBE_EVERY} probes, with their hit rate scaled by {@code PROBE_EVERY} (only the probes'
+ * results are stored now), and a shape that became worth it is cached again. Every shape starts cached, so
+ * the second run of a new query is a hit, and a shape is bypassed at the earliest one TTL after it was first
+ * seen.
+ *
+ * <p>Thread-safe: each shape's numbers are guarded by the shape. The set of shapes is bounded; a shape
+ * dropped from it starts over, cached.
+ */
+public final class Admission {
+    /** Lookups of a cached shape between two verdicts. */
+    public static final int WINDOW = 512;
+    /** While a shape is bypassed, one execution in this many still goes through the cache. */
+    public static final int PROBE_EVERY = 16;
+    /** How much more the hits must save than the lookups cost. */
+    public static final double MARGIN = 2.0;
+    /** A shape hitting at least this often stays cached whatever the times. */
+    public static final double KEEP_HIT_RATE = 0.5;
+
+    private final Cache<String, Shape> shapes;
+    private volatile boolean enabled;
+
+    /** @param enabled false: every shape is always admitted (configuration {@code admission: all}) */
+    public Admission(boolean enabled, int maxShapes) {
+        this.enabled = enabled;
+        this.shapes = Caffeine.newBuilder().maximumSize(maxShapes).build();
+    }
+
+    /** Applies {@code admission:} from a reloaded configuration; the shapes keep what they learned. */
+    public void setEnabled(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    public boolean enabled() {
+        return enabled;
+    }
+
+    /** The shape of a fingerprint, created cached on first use; null when admission control is off. */
+    public Shape shape(String fingerprint) {
+        return enabled ? shapes.get(fingerprint, f -> new Shape()) : null;
+    }
+
+    /** How many known shapes are bypassed right now (approximate; for the metrics). */
+    public long bypassedShapes() {
+        return shapes.asMap().values().stream().filter(Shape::bypassed).count();
+    }
+
+    /** What is known of one query shape. */
+    public static final class Shape {
+        private boolean bypassed;
+        /** When the current state (cached or bypassed) began, once {@code started} (at the first lookup). */
+        private long since;
+        private boolean started;
+        private int executions;
+        private int lookups;
+        private int hits;
+        private long lookupNanos;
+        /** Exponential moving average of PostgreSQL's time for this shape's misses; NaN until one is seen. */
+        private double upstreamNanos = Double.NaN;
+
+        /** Whether this execution goes through the cache (lookup, and a store after a miss). */
+        public synchronized boolean admit() {
+            if (!bypassed) {
+                return true;
+            }
+            if (++executions >= PROBE_EVERY) {
+                executions = 0;
+                return true;
+            }
+            return false;
+        }
+
+        /**
+         * A lookup of this shape answered after {@code nanos}: a hit (a valid entry) or not; {@code ttl} is the
+         * time to live its result has (or would have) in the store.
+         */
+        public void lookedUp(boolean hit, long nanos, java.time.Duration ttl) {
+            lookedUp(hit, nanos, ttl.toNanos(), System.nanoTime());
+        }
+
+        synchronized void lookedUp(boolean hit, long nanos, long ttlNanos, long now) {
+            if (!started) {
+                started = true;
+                since = now;
+            }
+            lookups++;
+            if (hit) {
+                hits++;
+            }
+            lookupNanos += Math.max(0, nanos);
+            if (lookups >= (bypassed ? WINDOW / PROBE_EVERY : WINDOW)) {
+                if (now - since >= ttlNanos) {
+                    decide(now);
+                } else {
+                    lookups = 0; // too early to judge: keep only the most recent window
+                    hits = 0;
+                    lookupNanos = 0;
+                }
+            }
+        }
+
+        /** PostgreSQL answered a miss of this shape after {@code nanos} (from sending it to its ReadyForQuery). */
+        public synchronized void answeredUpstream(long nanos) {
+            double n = Math.max(0, nanos);
+            upstreamNanos = Double.isNaN(upstreamNanos) ? n : upstreamNanos * 0.875 + n * 0.125;
+        }
+
+        public synchronized boolean bypassed() {
+            return bypassed;
+        }
+
+        private void decide(long now) {
+            double hitRate = (double) hits / lookups;
+            if (bypassed) {
+                hitRate = Math.min(1.0, hitRate * PROBE_EVERY);
+            }
+            double lookup = (double) lookupNanos / lookups;
+            boolean bypass = !worthCaching(hitRate, lookup, upstreamNanos);
+            if (bypass != bypassed) {
+                bypassed = bypass;
+                since = now;
+            }
+            lookups = 0;
+            hits = 0;
+            lookupNanos = 0;
+            executions = 0;
+        }
+    }
+
+    /** The verdict, on its own for the tests: NaN upstream time (never measured) keeps the shape cached. */
+    static boolean worthCaching(double hitRate, double lookupNanos, double upstreamNanos) {
+        return hitRate >= KEEP_HIT_RATE || Double.isNaN(upstreamNanos)
+                || hitRate * upstreamNanos >= MARGIN * lookupNanos;
+    }
+}

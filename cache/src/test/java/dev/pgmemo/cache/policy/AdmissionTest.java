@@ -1,0 +1,113 @@
+package dev.pgmemo.cache.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(10)
+class AdmissionTest {
+    private static final long US = 1_000;
+    private static final long TTL = 60_000_000_000L; // 60 s
+
+    /** {@code n} lookups at time {@code now}, one hit in {@code hitEvery} (0: none), each taking {@code lookupNanos}. */
+    private static void lookups(Admission.Shape s, int n, int hitEvery, long lookupNanos, long now) {
+        for (int i = 1; i <= n; i++) {
+            s.lookedUp(hitEvery > 0 && i % hitEvery == 0, lookupNanos, TTL, now);
+        }
+    }
+
+    private static int admitted(Admission.Shape s, int executions) {
+        int n = 0;
+        for (int i = 0; i < executions; i++) {
+            if (s.admit()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Test
+    void aNewShapeIsCachedAndNotJudgedBeforeOneTtl() {
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        lookups(s, 10 * Admission.WINDOW, 0, 100 * US, 1);
+        lookups(s, Admission.WINDOW, 0, 100 * US, TTL - 1);
+        assertThat(s.bypassed()).isFalse();
+        assertThat(admitted(s, 100)).isEqualTo(100);
+    }
+
+    @Test
+    void aShapeThatRarelyHitsAndIsAsFastUpstreamIsBypassedAfterOneTtlExceptForProbes() {
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        lookups(s, Admission.WINDOW, 20, 80 * US, 1); // 5 % hits, lookups 80 us, PostgreSQL 100 us
+        assertThat(s.bypassed()).isFalse();
+        lookups(s, Admission.WINDOW, 20, 80 * US, 1 + TTL);
+        assertThat(s.bypassed()).isTrue();
+        assertThat(admitted(s, 16 * Admission.PROBE_EVERY)).isEqualTo(16);
+    }
+
+    @Test
+    void anExpensiveShapeStaysCachedAtALowHitRate() {
+        Admission.Shape s = new Admission(true, 100).shape("select sum(v) from t where g = ?");
+        s.answeredUpstream(50_000 * US); // 50 ms in PostgreSQL
+        lookups(s, Admission.WINDOW, 50, 100 * US, 1); // 2 % hits
+        lookups(s, Admission.WINDOW, 50, 100 * US, 1 + TTL);
+        assertThat(s.bypassed()).isFalse();
+    }
+
+    @Test
+    void aShapeThatMostlyHitsStaysCachedEvenWhenPostgresIsFaster() {
+        Admission.Shape s = new Admission(true, 100).shape("select 1");
+        s.answeredUpstream(10 * US);
+        lookups(s, Admission.WINDOW, 0, 100 * US, 1);
+        lookups(s, Admission.WINDOW, 1, 100 * US, 1 + TTL); // every lookup hits
+        assertThat(s.bypassed()).isFalse();
+    }
+
+    @Test
+    void aBypassedShapeIsCachedAgainWhenItsProbesHitOftenEnoughOneTtlLater() {
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        assertThat(s.bypassed()).isTrue();
+        int probes = Admission.WINDOW / Admission.PROBE_EVERY;
+        // Right after the switch the probes still find what the cached phase stored: too early to judge.
+        lookups(s, probes, 1, 80 * US, 2 + TTL);
+        assertThat(s.bypassed()).isTrue();
+        // One TTL later, one probe in 8 hits: scaled by PROBE_EVERY that is every lookup of a cached shape.
+        lookups(s, probes, 8, 80 * US, 2 + 2 * TTL);
+        assertThat(s.bypassed()).isFalse();
+        assertThat(admitted(s, 50)).isEqualTo(50);
+    }
+
+    @Test
+    void aBypassedShapeWhoseProbesStillMissStaysBypassed() {
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        lookups(s, Admission.WINDOW / Admission.PROBE_EVERY, 0, 80 * US, 2 + 2 * TTL);
+        assertThat(s.bypassed()).isTrue();
+    }
+
+    @Test
+    void withAdmissionOffThereAreNoShapesAndReloadTurnsItOn() {
+        Admission admission = new Admission(false, 100);
+        assertThat(admission.shape("select 1")).isNull();
+        admission.setEnabled(true);
+        assertThat(admission.shape("select 1")).isNotNull().isSameAs(admission.shape("select 1"));
+        assertThat(admission.bypassedShapes()).isZero();
+    }
+
+    @Test
+    void verdict() {
+        assertThat(Admission.worthCaching(0.0, 100, Double.NaN)).isTrue(); // nothing known of PostgreSQL's time
+        assertThat(Admission.worthCaching(0.0, 100, 1e9)).isFalse(); // no hits: nothing to save
+        assertThat(Admission.worthCaching(0.01, 100, 1e6)).isTrue(); // 1 % of 1 ms >= 2 x 100 ns
+        assertThat(Admission.worthCaching(0.1, 100_000, 150_000)).isFalse();
+        assertThat(Admission.worthCaching(0.5, 100_000, 1)).isTrue();
+    }
+}
