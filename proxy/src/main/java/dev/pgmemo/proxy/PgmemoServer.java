@@ -243,7 +243,8 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
             ignored.add("cache.enabled/cache.store");
         }
         String msg = "reloaded " + config.source() + ": " + fresh.rules().size() + " rule(s), default_ttl "
-                + fresh.cache().defaultTtl().toSeconds() + "s"
+                + fresh.cache().defaultTtl().toSeconds() + "s, admission "
+                + fresh.cache().admission().name().toLowerCase(java.util.Locale.ROOT)
                 + (ignored.isEmpty() ? "" : "; changes to " + String.join(", ", ignored) + " need a restart");
         log.info(msg);
         return msg;
