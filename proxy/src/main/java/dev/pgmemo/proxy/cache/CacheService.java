@@ -139,7 +139,7 @@ public final class CacheService implements AutoCloseable {
         public KeyBuilder(byte protocolMarker, SessionContext ctx, byte[] settingsKey) {
             md = SHA256.get();
             md.reset();
-            md.update((byte) 2); // key format version
+            md.update((byte) 3); // key format version (3: the context as its SHA-256)
             md.update(protocolMarker);
             bytes(ctx.keyBytes());
             bytes(settingsKey);
@@ -159,11 +159,14 @@ public final class CacheService implements AutoCloseable {
             return this;
         }
 
+        private final byte[] intBytes = new byte[4];
+
         public KeyBuilder intValue(int v) {
-            md.update((byte) (v >>> 24));
-            md.update((byte) (v >>> 16));
-            md.update((byte) (v >>> 8));
-            md.update((byte) v);
+            intBytes[0] = (byte) (v >>> 24);
+            intBytes[1] = (byte) (v >>> 16);
+            intBytes[2] = (byte) (v >>> 8);
+            intBytes[3] = (byte) v;
+            md.update(intBytes, 0, 4);
             return this;
         }
 
