@@ -43,6 +43,11 @@ final class Outbound {
         }
         if (gathered != null && gathered.readableBytes() + n > GATHER_LIMIT) {
             drain();
+            if (closed) {
+                // That write failed and closed the session (exceptionCaught): gather nothing more.
+                channel.write(msg, channel.voidPromise());
+                return;
+            }
         }
         if (gathered == null) {
             gathered = channel.alloc().ioBuffer(Math.max(512, n));

@@ -1562,6 +1562,11 @@ final class QueryFlow {
             return;
         }
         for (Capture c : head.groupCaptures) {
+            if (c.shape != null) {
+                // PostgreSQL's time for this miss, stored or not (a shape whose results are never stored
+                // must still be judged).
+                c.shape.answeredUpstream(System.nanoTime() - c.sentAt);
+            }
             String reason = c.failure != null ? c.failure
                     : head.error ? "error"
                     : !c.complete ? "incomplete"
@@ -1571,9 +1576,6 @@ final class QueryFlow {
                 cache.metrics().notStored(reason);
                 c.discard();
                 continue;
-            }
-            if (c.shape != null) {
-                c.shape.answeredUpstream(System.nanoTime() - c.sentAt);
             }
             byte[] wire = c.bytes();
             c.discard();

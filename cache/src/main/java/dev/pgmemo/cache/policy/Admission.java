@@ -12,15 +12,17 @@ import com.github.benmanes.caffeine.cache.Caffeine;
  *
  * <p>Per shape (the normalized fingerprint), while cached: after every {@link #WINDOW} lookups the hit rate,
  * the mean lookup time and the mean time PostgreSQL took for the misses decide, but only once the shape has
- * been in its current state for one TTL (its entries' time to live): before that the store has not had the
- * time to fill, and a hit rate measured then says little about the hit rate to come. The shape stays cached when
- * at least half the lookups hit, or when {@code hit rate x upstream time >= MARGIN x lookup time}: what the
- * hits save outweighs what the lookups cost. An expensive query therefore stays cached at any hit rate, and
- * with the in-process store (lookups of a microsecond or two) nearly every shape does. A shape found not
+ * been in its current state for one TTL (its entries' time to live), and only on lookups made after that:
+ * before, the store has not had the time to fill, and a hit rate measured then says little about the hit rate
+ * to come. The shape stays cached when at least half the lookups hit, or when
+ * {@code hit rate x upstream time >= MARGIN x lookup time}: what the hits save outweighs what the lookups
+ * cost. An expensive query therefore stays cached at low hit rates (a 50 ms query with 0.5 ms lookups needs
+ * 2 % hits), and with the in-process store (lookups of a microsecond or two) nearly every shape that hits at
+ * all does. Shapes are per normalized text, across databases and users. A shape found not
  * worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still goes through the cache;
- * one TTL later (when what the cached phase stored has expired) the same test runs again on the last
- * {@code WINDOW / PROBE_EVERY} probes, with their hit rate scaled by {@code PROBE_EVERY} (only the probes'
- * results are stored now), and a shape that became worth it is cached again. Every shape starts cached, so
+ * one TTL later (when what the cached phase stored has expired) the same test runs again on the
+ * {@link #PROBE_WINDOW} probes made from then on, with their hit rate scaled by {@code PROBE_EVERY} (only the
+ * probes' results are stored now), and a shape that became worth it is cached again. Every shape starts cached, so
  * the second run of a new query is a hit, and a shape is bypassed at the earliest one TTL after it was first
  * seen.
  *
@@ -32,6 +34,11 @@ public final class Admission {
     public static final int WINDOW = 512;
     /** While a shape is bypassed, one execution in this many still goes through the cache. */
     public static final int PROBE_EVERY = 16;
+    /**
+     * Probes of a bypassed shape between two verdicts: enough that one chance hit (scaled by
+     * {@link #PROBE_EVERY}) does not bring the shape back.
+     */
+    public static final int PROBE_WINDOW = 128;
     /** How much more the hits must save than the lookups cost. */
     public static final double MARGIN = 2.0;
     /** A shape hitting at least this often stays cached whatever the times. */
@@ -40,10 +47,18 @@ public final class Admission {
     private final Cache<String, Shape> shapes;
     private volatile boolean enabled;
 
-    /** @param enabled false: every shape is always admitted (configuration {@code admission: all}) */
+    /**
+     * @param enabled false: every shape is always admitted (configuration {@code admission: all})
+     * @param maxShapes how many shapes are remembered; like the analyzer's memo, a shape weighs one plus
+     *     one per KiB of fingerprint, so a few huge statements cannot pin megabytes
+     */
     public Admission(boolean enabled, int maxShapes) {
         this.enabled = enabled;
-        this.shapes = Caffeine.newBuilder().maximumSize(maxShapes).build();
+        this.shapes = Caffeine.newBuilder()
+                .maximumWeight(maxShapes)
+                .weigher((String fingerprint, Shape shape) -> 1 + fingerprint.length() / 1024)
+                .executor(Runnable::run) // eviction work on the caller: no background threads
+                .build();
     }
 
     /** Applies {@code admission:} from a reloaded configuration; the shapes keep what they learned. */
@@ -62,7 +77,7 @@ public final class Admission {
 
     /** How many known shapes are bypassed right now (approximate; for the metrics). */
     public long bypassedShapes() {
-        return shapes.asMap().values().stream().filter(Shape::bypassed).count();
+        return enabled ? shapes.asMap().values().stream().filter(Shape::bypassed).count() : 0;
     }
 
     /** What is known of one query shape. */
@@ -71,6 +86,8 @@ public final class Admission {
         /** When the current state (cached or bypassed) began, once {@code started} (at the first lookup). */
         private long since;
         private boolean started;
+        /** The counts were reset at the first lookup one TTL into the current state: only those count. */
+        private boolean counting;
         private int executions;
         private int lookups;
         private int hits;
@@ -95,7 +112,8 @@ public final class Admission {
          * time to live its result has (or would have) in the store.
          */
         public void lookedUp(boolean hit, long nanos, java.time.Duration ttl) {
-            lookedUp(hit, nanos, ttl.toNanos(), System.nanoTime());
+            long ttlNanos = ttl.getSeconds() >= Long.MAX_VALUE / 1_000_000_000L ? Long.MAX_VALUE : ttl.toNanos();
+            lookedUp(hit, nanos, ttlNanos, System.nanoTime());
         }
 
         synchronized void lookedUp(boolean hit, long nanos, long ttlNanos, long now) {
@@ -103,23 +121,34 @@ public final class Admission {
                 started = true;
                 since = now;
             }
+            if (!counting && now - since >= ttlNanos) {
+                // One TTL into this state: what was counted before (cold-start misses while cached, probes
+                // finding what the cached phase stored while bypassed) says little about what comes.
+                counting = true;
+                lookups = 0;
+                hits = 0;
+                lookupNanos = 0;
+            }
             lookups++;
             if (hit) {
                 hits++;
             }
             lookupNanos += Math.max(0, nanos);
-            if (lookups >= (bypassed ? WINDOW / PROBE_EVERY : WINDOW)) {
-                if (now - since >= ttlNanos) {
+            if (lookups >= (bypassed ? PROBE_WINDOW : WINDOW)) {
+                if (counting) {
                     decide(now);
                 } else {
-                    lookups = 0; // too early to judge: keep only the most recent window
+                    lookups = 0; // too early to judge
                     hits = 0;
                     lookupNanos = 0;
                 }
             }
         }
 
-        /** PostgreSQL answered a miss of this shape after {@code nanos} (from sending it to its ReadyForQuery). */
+        /**
+         * PostgreSQL answered a miss of this shape after {@code nanos} (from sending it to its ReadyForQuery),
+         * whether or not its result could be stored.
+         */
         public synchronized void answeredUpstream(long nanos) {
             double n = Math.max(0, nanos);
             upstreamNanos = Double.isNaN(upstreamNanos) ? n : upstreamNanos * 0.875 + n * 0.125;
@@ -139,6 +168,7 @@ public final class Admission {
             if (bypass != bypassed) {
                 bypassed = bypass;
                 since = now;
+                counting = false;
             }
             lookups = 0;
             hits = 0;

@@ -49,6 +49,22 @@ class AdmissionTest {
     }
 
     @Test
+    void onlyLookupsMadeOneTtlIntoTheStateCount() {
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        lookups(s, 300, 1, 80 * US, 1); // hits before one TTL: not counted
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        assertThat(s.bypassed()).isTrue();
+    }
+
+    @Test
+    void aHugeTtlDoesNotOverflow() {
+        Admission.Shape s = new Admission(true, 100).shape("select 1");
+        s.lookedUp(false, 80 * US, java.time.Duration.ofDays(200_000 * 365L));
+        assertThat(s.bypassed()).isFalse();
+    }
+
+    @Test
     void anExpensiveShapeStaysCachedAtALowHitRate() {
         Admission.Shape s = new Admission(true, 100).shape("select sum(v) from t where g = ?");
         s.answeredUpstream(50_000 * US); // 50 ms in PostgreSQL
@@ -73,7 +89,7 @@ class AdmissionTest {
         lookups(s, Admission.WINDOW, 0, 80 * US, 1);
         lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
         assertThat(s.bypassed()).isTrue();
-        int probes = Admission.WINDOW / Admission.PROBE_EVERY;
+        int probes = Admission.PROBE_WINDOW;
         // Right after the switch the probes still find what the cached phase stored: too early to judge.
         lookups(s, probes, 1, 80 * US, 2 + TTL);
         assertThat(s.bypassed()).isTrue();
@@ -89,7 +105,7 @@ class AdmissionTest {
         s.answeredUpstream(100 * US);
         lookups(s, Admission.WINDOW, 0, 80 * US, 1);
         lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
-        lookups(s, Admission.WINDOW / Admission.PROBE_EVERY, 0, 80 * US, 2 + 2 * TTL);
+        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW, 80 * US, 2 + 2 * TTL); // one chance hit
         assertThat(s.bypassed()).isTrue();
     }
 
@@ -98,8 +114,16 @@ class AdmissionTest {
         Admission admission = new Admission(false, 100);
         assertThat(admission.shape("select 1")).isNull();
         admission.setEnabled(true);
-        assertThat(admission.shape("select 1")).isNotNull().isSameAs(admission.shape("select 1"));
+        Admission.Shape s = admission.shape("select 1");
+        assertThat(s).isNotNull().isSameAs(admission.shape("select 1"));
         assertThat(admission.bypassedShapes()).isZero();
+        s.answeredUpstream(100 * US);
+        lookups(s, 1, 0, 80 * US, 1);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        assertThat(admission.bypassedShapes()).isEqualTo(1);
+        admission.setEnabled(false); // reload to admission: all
+        assertThat(admission.bypassedShapes()).isZero();
+        assertThat(admission.shape("select 1")).isNull();
     }
 
     @Test

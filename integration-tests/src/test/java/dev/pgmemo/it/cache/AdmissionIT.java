@@ -37,9 +37,9 @@ class AdmissionIT {
         CacheIt.execDirect("DROP TABLE IF EXISTS " + TABLE);
     }
 
-    /** pgmemo with a 1 s default TTL, so a shape may be judged one second after its first lookup. */
+    /** pgmemo with a 3 s default TTL, so a shape may be judged three seconds after its first lookup. */
     private static PgmemoServer start(Store store, String admission) {
-        String yaml = CacheIt.yaml(store, "").replace("  default_ttl: 60s\n", "  default_ttl: 1s\n");
+        String yaml = CacheIt.yaml(store, "").replace("  default_ttl: 60s\n", "  default_ttl: 3s\n");
         if (admission != null) {
             yaml = yaml.replace("cache:\n", "cache:\n  admission: " + admission + "\n");
         }
@@ -63,7 +63,7 @@ class AdmissionIT {
             assertThat(m1.bypasses("low_benefit") - m0.bypasses("low_benefit")).as("judged before one TTL").isZero();
             assertThat(m1.misses() - m0.misses()).isEqualTo(600);
 
-            Thread.sleep(1200);
+            Thread.sleep(3200);
             readDistinct(c, 601, 1400); // the window that ends after one TTL has no hit: bypassed from there on
             Metrics m2 = CacheIt.metrics(pgmemo, c);
             long bypassed = m2.bypasses("low_benefit") - m1.bypasses("low_benefit");
@@ -87,7 +87,7 @@ class AdmissionIT {
         try (PgmemoServer pgmemo = start(Store.MEMORY, "all"); Connection c = CacheIt.connect(pgmemo, Mode.SERVER_PREPARED)) {
             Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             readDistinct(c, 1, 600);
-            Thread.sleep(1200);
+            Thread.sleep(3200);
             readDistinct(c, 601, 1400);
             Metrics m1 = CacheIt.metrics(pgmemo, c);
             assertThat(m1.bypasses("low_benefit") - m0.bypasses("low_benefit")).isZero();
