@@ -790,6 +790,13 @@ final class QueryFlow {
     private Candidate evaluate(Analysis a, String sql) {
         Candidate c = new Candidate();
         String reason = sessionBypassReason();
+        // A shape not worth caching is sent on before any catalog or rule work (only shapes that were looked
+        // up, so already passed all of it, can be in that state).
+        Admission.Shape shape = reason == null ? cache.admission().shape(a.fingerprint()) : null;
+        if (shape != null && !shape.admit()) {
+            cache.metrics().bypass("low_benefit");
+            return c;
+        }
         if (reason == null && (context == null || contextDirty || txIsolationUnknown())) {
             if (canAskCatalog()) {
                 c.needsCatalog = new NeedCatalog(true, names(a.reads()), functionNames(a.unknownFunctions()));
@@ -865,11 +872,6 @@ final class QueryFlow {
         CachePolicy.Decision d = cache.policy().decide(qualified, a.fingerprint(), sql);
         if (!d.cache()) {
             cache.metrics().bypass("rule");
-            return c;
-        }
-        Admission.Shape shape = cache.admission().shape(a.fingerprint());
-        if (shape != null && !shape.admit()) {
-            cache.metrics().bypass("low_benefit");
             return c;
         }
         c.shape = shape;
