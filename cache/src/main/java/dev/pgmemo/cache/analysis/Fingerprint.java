@@ -35,6 +35,14 @@ public final class Fingerprint {
     private Fingerprint() {
     }
 
+    /**
+     * Weight of a memo entry keyed by a fingerprint (the analyzer's verdicts, admission's shapes): one plus
+     * one per KiB of fingerprint, so a few huge statements cannot pin megabytes in a memo bounded by weight.
+     */
+    public static int memoWeight(String fingerprint) {
+        return 1 + fingerprint.length() / 1024;
+    }
+
     /** The normalized form of {@code sql}. */
     public static String of(String sql) {
         return scan(sql).fingerprint();

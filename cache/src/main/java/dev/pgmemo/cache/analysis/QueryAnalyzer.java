@@ -70,7 +70,7 @@ public final class QueryAnalyzer {
         }
         this.verdicts = Caffeine.newBuilder()
                 .maximumWeight(lruSize)
-                .weigher((String fingerprint, Analysis verdict) -> 1 + fingerprint.length() / 1024)
+                .weigher((String fingerprint, Analysis verdict) -> Fingerprint.memoWeight(fingerprint))
                 .executor(Runnable::run) // eviction work on the caller: no background threads
                 .build();
     }

@@ -2,6 +2,7 @@ package dev.pgmemo.cache.policy;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.pgmemo.cache.analysis.Fingerprint;
 
 /**
  * Whether caching a query shape pays for itself. Every lookup costs a store round trip and every miss a copy
@@ -56,7 +57,7 @@ public final class Admission {
         this.enabled = enabled;
         this.shapes = Caffeine.newBuilder()
                 .maximumWeight(maxShapes)
-                .weigher((String fingerprint, Shape shape) -> 1 + fingerprint.length() / 1024)
+                .weigher((String fingerprint, Shape shape) -> Fingerprint.memoWeight(fingerprint))
                 .executor(Runnable::run) // eviction work on the caller: no background threads
                 .build();
     }

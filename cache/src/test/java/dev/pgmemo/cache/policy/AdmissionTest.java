@@ -17,6 +17,18 @@ class AdmissionTest {
         }
     }
 
+    /**
+     * PostgreSQL answers in 100 us, lookups take 80 us and never hit, for one window before one TTL and one
+     * after: the shape is bypassed (asserted) from time {@code 1 + TTL}.
+     */
+    private static Admission.Shape neverHitUntilBypassed(Admission.Shape s) {
+        s.answeredUpstream(100 * US);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        assertThat(s.bypassed()).isTrue();
+        return s;
+    }
+
     private static int admitted(Admission.Shape s, int executions) {
         int n = 0;
         for (int i = 0; i < executions; i++) {
@@ -84,11 +96,7 @@ class AdmissionTest {
 
     @Test
     void aBypassedShapeIsCachedAgainWhenItsProbesHitOftenEnoughOneTtlLater() {
-        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
-        s.answeredUpstream(100 * US);
-        lookups(s, Admission.WINDOW, 0, 80 * US, 1);
-        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
-        assertThat(s.bypassed()).isTrue();
+        Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
         int probes = Admission.PROBE_WINDOW;
         // Right after the switch the probes still find what the cached phase stored: too early to judge.
         lookups(s, probes, 1, 80 * US, 2 + TTL);
@@ -101,10 +109,7 @@ class AdmissionTest {
 
     @Test
     void aBypassedShapeWhoseProbesStillMissStaysBypassed() {
-        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
-        s.answeredUpstream(100 * US);
-        lookups(s, Admission.WINDOW, 0, 80 * US, 1);
-        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
         lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW, 80 * US, 2 + 2 * TTL); // one chance hit
         assertThat(s.bypassed()).isTrue();
     }
@@ -117,9 +122,7 @@ class AdmissionTest {
         Admission.Shape s = admission.shape("select 1");
         assertThat(s).isNotNull().isSameAs(admission.shape("select 1"));
         assertThat(admission.bypassedShapes()).isZero();
-        s.answeredUpstream(100 * US);
-        lookups(s, 1, 0, 80 * US, 1);
-        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        neverHitUntilBypassed(s);
         assertThat(admission.bypassedShapes()).isEqualTo(1);
         admission.setEnabled(false); // reload to admission: all
         assertThat(admission.bypassedShapes()).isZero();

@@ -51,7 +51,7 @@ public final class CacheService implements AutoCloseable {
                 : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops, socketChannel);
         this.store = new ResilientStore(raw, config.cache().storeTimeout());
         this.catalog = new Catalog(Duration.ofMinutes(5), analyzer, customSettings);
-        this.admission = new Admission(config.cache().admission() == CacheConfig.Admission.COST,
+        this.admission = new Admission(costAdmission(config),
                 config.cache().analysisCacheSize());
         this.metrics = new CacheMetrics(registry, store, admission);
         this.maxEntrySize = config.cache().maxEntrySize();
@@ -95,7 +95,11 @@ public final class CacheService implements AutoCloseable {
     /** Applies new rules and admission (reload); the store and its settings stay as they were started. */
     public void reload(PgmemoConfig config) {
         this.policy = new CachePolicy(config.cache(), config.rules(), Fingerprint::of);
-        admission.setEnabled(config.cache().admission() == CacheConfig.Admission.COST);
+        admission.setEnabled(costAdmission(config));
+    }
+
+    private static boolean costAdmission(PgmemoConfig config) {
+        return config.cache().admission() == CacheConfig.Admission.COST;
     }
 
     /** True when the analysis leaves the statement a candidate (maybe after checking functions in pg_proc). */
