@@ -101,7 +101,7 @@ class AdmissionTest {
         // Right after the switch the probes still find what the cached phase stored: too early to judge.
         lookups(s, probes, 1, 80 * US, 2 + TTL);
         assertThat(s.bypassed()).isTrue();
-        // One TTL later, one probe in 8 hits: scaled by PROBE_EVERY that is every lookup of a cached shape.
+        // One TTL later, one probe in 8 hits: with every execution storing, about 88 % of lookups would hit.
         lookups(s, probes, 8, 80 * US, 2 + 2 * TTL);
         assertThat(s.bypassed()).isFalse();
         assertThat(admitted(s, 50)).isEqualTo(50);
@@ -130,11 +130,39 @@ class AdmissionTest {
     }
 
     @Test
+    void aBypassedShapeNearTheLineNeedsTheLargerMarginToBeCachedAgain() {
+        Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
+        s.answeredUpstream(100 * US); // the moving average is now 100 us again
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + TTL); // the first TTL of probes: not judged
+        // 2 probe hits in 128 mean about 22 % hits if every execution stored: 22 us saved per 10 us lookup is
+        // above MARGIN (a cached shape would stay cached) but below REVIVE_MARGIN.
+        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 2, 10 * US, 2 + 2 * TTL);
+        assertThat(s.bypassed()).isTrue();
+        assertThat(Admission.worthCaching(Admission.cachedHitRate(2.0 / 128), 10 * US, 100 * US, Admission.MARGIN)).isTrue();
+        // 5 in 128 (about 47 %, still below KEEP_HIT_RATE): 47 us saved per 10 us lookup clears REVIVE_MARGIN.
+        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 5, 10 * US, 2 + 2 * TTL);
+        assertThat(s.bypassed()).isFalse();
+    }
+
+    @Test
+    void probeHitRatesConvertToTheHitRateOfStoringEveryResult() {
+        assertThat(Admission.cachedHitRate(0)).isZero();
+        assertThat(Admission.cachedHitRate(1)).isEqualTo(1.0);
+        // rare hits: about PROBE_EVERY times the probes' rate
+        assertThat(Admission.cachedHitRate(0.001)).isBetween(0.0155, 0.016);
+        // a store filling up: 9 % of probes hitting means most lookups would hit, never more than all of them
+        assertThat(Admission.cachedHitRate(0.09)).isBetween(0.77, 0.79);
+    }
+
+    @Test
     void verdict() {
-        assertThat(Admission.worthCaching(0.0, 100, Double.NaN)).isTrue(); // nothing known of PostgreSQL's time
-        assertThat(Admission.worthCaching(0.0, 100, 1e9)).isFalse(); // no hits: nothing to save
-        assertThat(Admission.worthCaching(0.01, 100, 1e6)).isTrue(); // 1 % of 1 ms >= 2 x 100 ns
-        assertThat(Admission.worthCaching(0.1, 100_000, 150_000)).isFalse();
-        assertThat(Admission.worthCaching(0.5, 100_000, 1)).isTrue();
+        double m = Admission.MARGIN;
+        assertThat(Admission.worthCaching(0.0, 100, Double.NaN, m)).isTrue(); // nothing known of PostgreSQL's time
+        assertThat(Admission.worthCaching(0.0, 100, 1e9, m)).isFalse(); // no hits: nothing to save
+        assertThat(Admission.worthCaching(0.01, 100, 1e6, m)).isTrue(); // 1 % of 1 ms >= 2 x 100 ns
+        assertThat(Admission.worthCaching(0.1, 100_000, 150_000, m)).isFalse();
+        assertThat(Admission.worthCaching(0.5, 100_000, 1, m)).isTrue();
+        assertThat(Admission.worthCaching(0.03, 1_000, 100_000, m)).isTrue(); // 3 us saved per 1 us lookup
+        assertThat(Admission.worthCaching(0.03, 1_000, 100_000, Admission.REVIVE_MARGIN)).isFalse();
     }
 }
