@@ -75,6 +75,11 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private int scannedMessages;
     /** The current upstream scan saw a ReadyForQuery. */
     private boolean scannedReadyForQuery;
+    /** Frames (and their bytes) handled since the metrics were last updated, added once per read. */
+    private int framesFromClient;
+    private long frameBytesFromClient;
+    private int framesFromUpstream;
+    private long frameBytesFromUpstream;
 
     ClientSession(ProxyContext proxy) {
         this.proxy = proxy;
@@ -208,8 +213,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             preConnectBacklog.add(frame);
             return;
         }
-        proxy.metrics().messagesFromClients.increment();
-        proxy.metrics().bytesFromClients.add(frame.readableBytes());
+        framesFromClient++;
+        frameBytesFromClient += frame.readableBytes();
         if (flow != null && state == State.READY) {
             flow.onClientFrame(frame);
             return;
@@ -323,8 +328,26 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Adds the frames counted since the last call to the relay metrics (shared counters: once per read). */
+    private void countFrames() {
+        ProxyMetrics m = proxy.metrics();
+        if (framesFromClient > 0) {
+            m.messagesFromClients.add(framesFromClient);
+            m.bytesFromClients.add(frameBytesFromClient);
+            framesFromClient = 0;
+            frameBytesFromClient = 0;
+        }
+        if (framesFromUpstream > 0) {
+            m.messagesFromUpstream.add(framesFromUpstream);
+            m.bytesFromUpstream.add(frameBytesFromUpstream);
+            framesFromUpstream = 0;
+            frameBytesFromUpstream = 0;
+        }
+    }
+
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        countFrames();
         if (upstream != null) {
             toUpstream.flush();
             updateReading();
@@ -400,6 +423,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
+            countFrames();
             if (rawRelayPending) {
                 enterRawRelay();
             }
@@ -437,8 +461,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private void onUpstreamFrame(ByteBuf frame) {
-        proxy.metrics().messagesFromUpstream.increment();
-        proxy.metrics().bytesFromUpstream.add(frame.readableBytes());
+        framesFromUpstream++;
+        frameBytesFromUpstream += frame.readableBytes();
         if (flow != null && state == State.READY) {
             flow.onUpstreamFrame(frame);
             return;
@@ -630,6 +654,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         ByteBuf err = BackendMessage.errorResponse(client.alloc(), "FATAL", sqlState, message, hint);
         state = State.CLOSED;
+        countFrames();
         if (flow != null) {
             flow.release();
         }
@@ -646,6 +671,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             return;
         }
         state = State.CLOSED;
+        countFrames();
         if (flow != null) {
             flow.release();
         }
