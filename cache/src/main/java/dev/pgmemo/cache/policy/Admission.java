@@ -37,8 +37,8 @@ public final class Admission {
     /** While a shape is bypassed, one execution in this many still goes through the cache. */
     public static final int PROBE_EVERY = 16;
     /**
-     * Probes of a bypassed shape between two verdicts: enough that one chance hit (scaled by
-     * {@link #PROBE_EVERY}) does not bring the shape back.
+     * Probes of a bypassed shape between two verdicts: enough that one chance hit (converted by
+     * {@link #cachedHitRate}, judged with {@link #REVIVE_MARGIN}) does not bring the shape back.
      */
     public static final int PROBE_WINDOW = 128;
     /** How much more the hits must save than the lookups cost. */
@@ -186,15 +186,18 @@ public final class Admission {
 
     /**
      * The hit rate a bypassed shape would have if every execution stored its result, from the hit rate of its
-     * probes, which store one result in {@link #PROBE_EVERY}. A lookup misses when no execution of the same key
-     * within the last TTL stored its result. With every execution storing, {@code PROBE_EVERY} times as many
-     * executions store, and each of them must have missed that key, so a lookup misses with probability
-     * {@code (1 - probeHitRate)^PROBE_EVERY}. For rare hits, {@code 1 - (1 - probeHitRate)^PROBE_EVERY} is about
-     * {@code PROBE_EVERY x probeHitRate}; unlike that product, it stays below 1 as the store fills (probes
-     * hitting 9 % of the time mean about 78 %, not 144 %).
+     * probes, which store one result in {@link #PROBE_EVERY}. An entry is written by a miss and lives one TTL;
+     * reads do not extend it. A key asked for {@code r} times per TTL (at random) therefore has one miss, then
+     * about {@code r} hits while its entry lives, then the next miss: a hit rate of {@code r / (1 + r)}. The
+     * probes ask for it {@code r / PROBE_EVERY} times per TTL, so from their hit rate {@code p},
+     * {@code r = PROBE_EVERY x p / (1 - p)}, and storing every result would give
+     * {@code PROBE_EVERY x p / (1 + (PROBE_EVERY - 1) x p)}. For rare hits that is about
+     * {@code PROBE_EVERY x p}; unlike that product it stays below 1 as the store fills (probes hitting 9 % of
+     * the time mean about 61 %, not 144 %).
      */
     static double cachedHitRate(double probeHitRate) {
-        return 1 - Math.pow(1 - Math.min(1.0, probeHitRate), PROBE_EVERY);
+        double p = Math.min(1.0, Math.max(0.0, probeHitRate));
+        return PROBE_EVERY * p / (1 + (PROBE_EVERY - 1) * p);
     }
 
     /**
