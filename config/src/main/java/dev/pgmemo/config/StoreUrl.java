@@ -1,47 +1,76 @@
 package dev.pgmemo.config;
 
 /**
- * Checks {@code cache.store} URLs, {@code redis[s]://[[user:]password@]host[:port][/db]}, the form
- * Lettuce's {@code RedisURI.create} reads, and hides their passwords in messages.
+ * Checks {@code cache.store} URLs and hides their passwords in messages. Three deployments of Redis:
+ * <ul>
+ *   <li>one server: {@code redis[s]://[[user:]password@]host[:port][/db]}, the form Lettuce's
+ *       {@code RedisURI.create} reads;
+ *   <li>Sentinel: {@code redis[s]-sentinel://[[user:]password@]host[:port][,host[:port]...][/db]#master}, also
+ *       Lettuce's form: the sentinels to ask, and the name of the master they watch;
+ *   <li>Redis Cluster: {@code redis[s]-cluster://[[user:]password@]host[:port][,host[:port]...]}, pgmemo's form:
+ *       some of the cluster's nodes (the rest are discovered), with no database (a cluster has only 0).
+ * </ul>
  */
 final class StoreUrl {
-    private static final String EXPECTED = "expected redis://host:port[/db] or rediss://host:port[/db]";
+    private static final String EXPECTED = "expected redis://host:port[/db], rediss://host:port[/db], "
+            + "redis-sentinel://host:port[,host:port...][/db]#master or redis-cluster://host:port[,host:port...]";
 
     private StoreUrl() {
     }
 
     /** @throws IllegalArgumentException with a message fit for the operator, never showing a password */
     static void check(String url) {
+        String shown = redact(url);
         int schemeEnd = url.indexOf("://");
         String scheme = schemeEnd < 0 ? "" : url.substring(0, schemeEnd);
-        if (!scheme.equals("redis") && !scheme.equals("rediss")) {
+        boolean sentinel = scheme.equals("redis-sentinel") || scheme.equals("rediss-sentinel");
+        boolean cluster = scheme.equals("redis-cluster") || scheme.equals("rediss-cluster");
+        if (!sentinel && !cluster && !scheme.equals("redis") && !scheme.equals("rediss")) {
             String why = schemeEnd < 0 ? "" : ": unsupported scheme " + Texts.quote(scheme);
-            throw new IllegalArgumentException("invalid store " + Texts.quote(redact(url)) + why + " (" + EXPECTED
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + why + " (" + EXPECTED
                     + "; leave store out for the in-process store)");
         }
         String rest = url.substring(schemeEnd + 3);
+        if (sentinel) {
+            int hash = rest.indexOf('#');
+            if (hash < 0 || hash == rest.length() - 1) {
+                throw new IllegalArgumentException("invalid store " + Texts.quote(shown)
+                        + ": a Sentinel URL names the master after '#' (redis-sentinel://host:26379#mymaster)");
+            }
+            rest = rest.substring(0, hash);
+        }
         if (rest.indexOf('?') >= 0 || rest.indexOf('#') >= 0) {
-            throw new IllegalArgumentException("invalid store " + Texts.quote(redact(url))
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown)
                     + ": URL parameters are not supported (" + EXPECTED + ")");
         }
         int slash = rest.indexOf('/');
         String authority = slash < 0 ? rest : rest.substring(0, slash);
         String db = slash < 0 ? "" : rest.substring(slash + 1);
         int at = authority.lastIndexOf('@');
-        String hostPort = at < 0 ? authority : authority.substring(at + 1);
-        String shown = redact(url);
-        String[] parts = HostPort.split(hostPort);
-        if (parts == null) {
-            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + " (" + EXPECTED + ")");
+        String hosts = at < 0 ? authority : authority.substring(at + 1);
+        String[] nodes = hosts.split(",", -1);
+        if (nodes.length > 1 && !sentinel && !cluster) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown)
+                    + ": several hosts need redis-sentinel:// or redis-cluster:// (" + EXPECTED + ")");
         }
-        try {
-            HostPort.checkHost(parts[0], hostPort);
-            if (parts[1] != null) {
-                HostPort.parsePort(parts[1], hostPort, 1);
+        for (String node : nodes) {
+            String[] parts = HostPort.split(node);
+            if (parts == null) {
+                throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + " (" + EXPECTED + ")");
             }
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": "
-                    + e.getMessage().replaceFirst("^invalid address \"[^\"]*\": ", ""));
+            try {
+                HostPort.checkHost(parts[0], node);
+                if (parts[1] != null) {
+                    HostPort.parsePort(parts[1], node, 1);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": "
+                        + e.getMessage().replaceFirst("^invalid address \"[^\"]*\": ", ""));
+            }
+        }
+        if (cluster && !db.isEmpty()) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown)
+                    + ": Redis Cluster has only database 0 (remove /" + db + ")");
         }
         if (!db.isEmpty() && (db.length() > 9 || !db.chars().allMatch(c -> c >= '0' && c <= '9'))) {
             throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": database "
@@ -58,6 +87,10 @@ final class StoreUrl {
         int start = schemeEnd < 0 ? 0 : schemeEnd + 3;
         int slash = url.indexOf('/', start);
         int end = slash < 0 ? url.length() : slash;
+        int hash = url.indexOf('#', start);
+        if (hash >= 0 && hash < end) {
+            end = hash; // a Sentinel master name after '#'
+        }
         int at = url.lastIndexOf('@', end - 1);
         if (at < start) {
             return url;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.fail;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,6 +31,14 @@ class ConfigErrorsTest {
 
     private static ConfigException error(String yaml) {
         return thrownBy(() -> ConfigLoader.parse(yaml, "pgmemo.yaml"));
+    }
+
+    private static PgmemoConfig parsed(String yaml) {
+        try {
+            return ConfigLoader.parse(yaml, "pgmemo.yaml");
+        } catch (ConfigException e) {
+            throw new AssertionError("refused: " + e.getMessage(), e);
+        }
     }
 
     private static String message(String yaml) {
@@ -209,16 +218,39 @@ class ConfigErrorsTest {
     void badStoreUrlNeverShowsThePassword() {
         assertThat(message("cache:\n  store: memcached://cache:11211\n")).isEqualTo(
                 "pgmemo.yaml:2: cache.store: invalid store \"memcached://cache:11211\": unsupported scheme "
-                        + "\"memcached\" (expected redis://host:port[/db] or rediss://host:port[/db]; "
-                        + "leave store out for the in-process store)");
+                        + "\"memcached\" (expected redis://host:port[/db], rediss://host:port[/db], "
+                        + "redis-sentinel://host:port[,host:port...][/db]#master or "
+                        + "redis-cluster://host:port[,host:port...]; leave store out for the in-process store)");
         assertThat(message("cache:\n  store: redis://user:hunter2@cache:port/0\n")).isEqualTo(
                 "pgmemo.yaml:2: cache.store: invalid store \"redis://user:***@cache:port/0\": "
                         + "port \"port\" is not a number from 1 to 65535");
-        assertThat(message("cache:\n  store: redis://cache:6379/zero\n")).isEqualTo(
+        assertThat(message("cache:\n  store: redis://cache:6379/zero\n")).startsWith(
                 "pgmemo.yaml:2: cache.store: invalid store \"redis://cache:6379/zero\": database \"zero\" is not a "
-                        + "number (expected redis://host:port[/db] or rediss://host:port[/db])");
+                        + "number (expected redis://host:port[/db], ");
         assertThat(message("cache:\n  store: localhost:6379\n")).contains(
                 "pgmemo.yaml:2: cache.store: invalid store \"localhost:6379\" (expected redis://");
+    }
+
+    @Test
+    void sentinelAndClusterStoreUrls() {
+        for (String ok : List.of("redis-sentinel://s1:26379,s2:26379/0#mymaster", "rediss-sentinel://pw@s1#m",
+                "redis-cluster://n1:7000,n2:7001,[::1]:7002", "rediss-cluster://user:pw@n1:7000")) {
+            assertThat(parsed("cache:\n  store: " + ok + "\n").cache().store()).isEqualTo(ok);
+        }
+        assertThat(message("cache:\n  store: redis-sentinel://:hunter2@s1:26379\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis-sentinel://:***@s1:26379\": a Sentinel URL names "
+                        + "the master after '#' (redis-sentinel://host:26379#mymaster)");
+        assertThat(message("cache:\n  store: redis-cluster://n1:7000/1\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis-cluster://n1:7000/1\": Redis Cluster has only "
+                        + "database 0 (remove /1)");
+        assertThat(message("cache:\n  store: redis://a:6379,b:6379\n")).startsWith(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis://a:6379,b:6379\": several hosts need "
+                        + "redis-sentinel:// or redis-cluster://");
+        assertThat(message("cache:\n  store: redis-cluster://n1:7000,,n2:7001\n")).startsWith(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis-cluster://n1:7000,,n2:7001\" (expected");
+        assertThat(message("cache:\n  store: redis-cluster://n1:70000\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis-cluster://n1:70000\": port 70000 is out of range "
+                        + "1-65535");
     }
 
     @Test

@@ -82,6 +82,12 @@ class PgmemoConfigTest {
         assertThat(c.toString()).contains("store=redis://default:***@cache:6379/0").doesNotContain("hunter2");
         assertThat(CacheConfig.defaults().withStore("rediss://hunter2@cache").toString())
                 .contains("store=rediss://:***@cache").doesNotContain("hunter2");
+        assertThat(CacheConfig.defaults().withStore("redis-sentinel://hunter2@s1:26379,s2:26379/0#mymaster").toString())
+                .contains("store=redis-sentinel://:***@s1:26379,s2:26379/0#mymaster").doesNotContain("hunter2");
+        assertThat(CacheConfig.defaults().withStore("redis-sentinel://s1:26379#my@master").toString())
+                .contains("store=redis-sentinel://s1:26379#my@master");
+        assertThat(CacheConfig.defaults().withStore("redis-cluster://app:hunter2@n1:7000,n2:7001").toString())
+                .contains("store=redis-cluster://app:***@n1:7000,n2:7001").doesNotContain("hunter2");
         assertThat(CacheConfig.defaults().toString()).contains("store=null");
         assertThat(base.toString()).contains("CacheConfig[enabled=true");
     }

@@ -1,5 +1,6 @@
 package dev.pgmemo.cache.store;
 
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.KeyValue;
@@ -10,8 +11,11 @@ import io.lettuce.core.ScanCursor;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
@@ -57,6 +61,16 @@ import org.slf4j.LoggerFactory;
  * is down, uses another connection). Without event loops, Lettuce runs one connection on threads of its
  * own and futures complete there.
  *
+ * <p>Deployments: one Redis server ({@code redis://}, {@code rediss://}), a master found through Sentinel
+ * ({@code redis-sentinel://...#master}, Lettuce follows failovers), or Redis Cluster
+ * ({@code redis-cluster://node[,node...]}): the other nodes and the slot map are discovered and kept up to
+ * date (on MOVED/ASK redirections and every 30 s), and a command over keys in several slots ({@code MGET}
+ * of an entry and its tokens, the {@code MSET} of a bump, {@code UNLINK}, {@code SCAN}) is split by node and
+ * put back together in order by Lettuce. In a cluster, the entry and the tokens of a lookup come from their
+ * own nodes, not from one instant, and a bump's tokens change node by node; that is still safe: a bump is
+ * complete before the writer's ReadyForQuery is relayed, so every read that starts after it sees the new
+ * tokens on their nodes, and an entry is a hit only if every token it recorded is still current.
+ *
  * <p>Failures are reported, not hidden: commands issued while disconnected fail at once instead of
  * being buffered, and if Redis is down at start-up the store starts anyway and keeps trying to connect
  * in the background (Lettuce reconnects by itself once a connection was made). This store does not
@@ -70,7 +84,10 @@ public final class RedisStore implements CacheStore {
   private static final Logger log = LoggerFactory.getLogger(RedisStore.class);
   private static final Duration MAX_CONNECT_BACKOFF = Duration.ofSeconds(1);
 
+  /** The server or Sentinel URI; for a cluster, the first seed node. */
   private final RedisURI uri;
+  /** The seed nodes of a Redis Cluster; null for one server or Sentinel. */
+  private final List<RedisURI> clusterSeeds;
   private final String description;
   private final byte[] prefix;
   private final Duration timeout;
@@ -130,15 +147,18 @@ public final class RedisStore implements CacheStore {
     }
   }
 
-  /** One Redis connection and the event loop it lives on (null: on Lettuce's own threads). */
+  /**
+   * One Redis connection (for a cluster, one cluster connection: a connection to each node it needs) and the
+   * event loop it lives on (null: on Lettuce's own threads).
+   */
   private static final class Lane {
     final EventLoop loop;
     final ClientResources resources;
-    final RedisClient client;
-    volatile StatefulRedisConnection<byte[], byte[]> connection;
-    volatile RedisAsyncCommands<byte[], byte[]> commands;
+    final AbstractRedisClient client;
+    volatile StatefulConnection<byte[], byte[]> connection;
+    volatile RedisClusterAsyncCommands<byte[], byte[]> commands;
 
-    Lane(EventLoop loop, ClientResources resources, RedisClient client) {
+    Lane(EventLoop loop, ClientResources resources, AbstractRedisClient client) {
       this.loop = loop;
       this.resources = resources;
       this.client = client;
@@ -157,7 +177,8 @@ public final class RedisStore implements CacheStore {
 
   /**
    * @param uri a Redis URI as Lettuce understands it ({@code redis://[password@]host[:port][/db]},
-   *     {@code rediss://...}, {@code redis-sentinel://...}, {@code redis-socket://...})
+   *     {@code rediss://...}, {@code redis-sentinel://...}, {@code redis-socket://...}), or a Redis Cluster's
+   *     seed nodes, {@code redis[s]-cluster://[[user:]password@]host[:port][,host[:port]...]}
    * @param prefix a namespace put before every key, e.g. {@code ""} in production or a random string
    *     per test
    * @param timeout how long connecting and the connection handshake may take (commands themselves
@@ -174,9 +195,14 @@ public final class RedisStore implements CacheStore {
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
     }
-    this.uri = RedisURI.create(uri);
-    this.uri.setTimeout(timeout);
-    this.description = describe(this.uri);
+    this.clusterSeeds = clusterSeeds(uri);
+    this.uri = clusterSeeds != null ? clusterSeeds.get(0) : RedisURI.create(uri);
+    if (clusterSeeds != null) {
+      clusterSeeds.forEach(seed -> seed.setTimeout(timeout));
+    } else {
+      this.uri.setTimeout(timeout);
+    }
+    this.description = clusterSeeds != null ? describeCluster(clusterSeeds) : describe(this.uri);
     this.prefix = prefix.getBytes(StandardCharsets.UTF_8);
     this.timeout = timeout;
     boolean shared = loops != null && this.uri.getSocket() == null
@@ -197,6 +223,23 @@ public final class RedisStore implements CacheStore {
         .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout).keepAlive(true).build())
         // No per-command timer: ResilientStore's deadline bounds every call (see the class comment).
         .timeoutOptions(TimeoutOptions.builder().timeoutCommands(false).build())
+        // Maintenance notifications (CLIENT MAINT_NOTIFICATIONS) are a Redis 8 / Redis Cloud feature; older
+        // servers refuse the command, which fails a cluster's topology refresh.
+        .maintNotificationsConfig(io.lettuce.core.MaintNotificationsConfig.disabled())
+        .build();
+    // A cluster's slot map is refreshed when a node redirects a command (MOVED, ASK) or drops, and every 30 s.
+    ClusterClientOptions.Builder cluster = ClusterClientOptions.builder(options);
+    cluster.maintNotificationsConfig(io.lettuce.core.MaintNotificationsConfig.disabled()); // not copied by builder()
+    // A cluster connection opens its connection to a node when a command first goes there; rejecting commands
+    // until it is up would fail the first commands to every node. Queued commands are still bounded by the
+    // queue size and, for the caller, by ResilientStore's deadline (a late write is harmless: entries carry
+    // their tokens, and a late bump only invalidates more).
+    cluster.disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS);
+    ClusterClientOptions clusterOptions = cluster
+        .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+            .enableAllAdaptiveRefreshTriggers()
+            .enablePeriodicRefresh(Duration.ofSeconds(30))
+            .build())
         .build();
     if (shared) {
       // Lettuce's computation threads and timer: reconnect delays and events only, nothing per command.
@@ -215,9 +258,7 @@ public final class RedisStore implements CacheStore {
             .reconnectDelay(reconnectDelay)
             .nettyCustomizer(CONSOLIDATE_FLUSHES)
             .build();
-        RedisClient client = RedisClient.create(laneResources);
-        client.setOptions(options);
-        list.add(new Lane(loop, laneResources, client));
+        list.add(new Lane(loop, laneResources, newClient(laneResources, options, clusterOptions)));
       }
       this.lanes = list.toArray(Lane[]::new);
     } else {
@@ -226,9 +267,7 @@ public final class RedisStore implements CacheStore {
           .computationThreadPoolSize(1)
           .reconnectDelay(reconnectDelay)
           .build();
-      RedisClient client = RedisClient.create(resources);
-      client.setOptions(options);
-      this.lanes = new Lane[] {new Lane(null, resources, client)};
+      this.lanes = new Lane[] {new Lane(null, resources, newClient(resources, options, clusterOptions))};
     }
     this.connectWarning = new RateLimitedLog(log, TimeUnit.SECONDS.toNanos(10), System::nanoTime);
     for (Lane lane : lanes) {
@@ -236,10 +275,22 @@ public final class RedisStore implements CacheStore {
     }
   }
 
+  private AbstractRedisClient newClient(ClientResources resources, ClientOptions options,
+      ClusterClientOptions clusterOptions) {
+    if (clusterSeeds != null) {
+      RedisClusterClient client = RedisClusterClient.create(resources, clusterSeeds);
+      client.setOptions(clusterOptions);
+      return client;
+    }
+    RedisClient client = RedisClient.create(resources);
+    client.setOptions(options);
+    return client;
+  }
+
   /** True while every connection to Redis is up. */
   public boolean isConnected() {
     for (Lane lane : lanes) {
-      StatefulRedisConnection<byte[], byte[]> c = lane.connection;
+      StatefulConnection<byte[], byte[]> c = lane.connection;
       if (c == null || !c.isOpen()) {
         return false;
       }
@@ -258,7 +309,7 @@ public final class RedisStore implements CacheStore {
 
   @Override
   public CompletableFuture<Lookup> lookup(byte[] entryKey, List<byte[]> tokenKeys) {
-    RedisAsyncCommands<byte[], byte[]> redis;
+    RedisClusterAsyncCommands<byte[], byte[]> redis;
     try {
       redis = commands();
     } catch (CacheUnavailableException e) {
@@ -280,7 +331,7 @@ public final class RedisStore implements CacheStore {
     if (tokenKeys.isEmpty()) {
       return CompletableFuture.completedFuture(List.of());
     }
-    RedisAsyncCommands<byte[], byte[]> redis;
+    RedisClusterAsyncCommands<byte[], byte[]> redis;
     try {
       redis = commands();
     } catch (CacheUnavailableException e) {
@@ -357,7 +408,7 @@ public final class RedisStore implements CacheStore {
     closed = true;
     List<CompletableFuture<Void>> closing = new ArrayList<>();
     for (Lane lane : lanes) {
-      StatefulRedisConnection<byte[], byte[]> c = lane.connection;
+      StatefulConnection<byte[], byte[]> c = lane.connection;
       lane.connection = null;
       lane.commands = null;
       if (c != null) {
@@ -384,9 +435,9 @@ public final class RedisStore implements CacheStore {
    * The connection of the caller's event loop, so that the reply completes on the caller's thread;
    * from another thread, or while that connection is down, any connection that is up.
    */
-  private RedisAsyncCommands<byte[], byte[]> commands() {
+  private RedisClusterAsyncCommands<byte[], byte[]> commands() {
     Lane[] all = lanes;
-    RedisAsyncCommands<byte[], byte[]> mine = null;
+    RedisClusterAsyncCommands<byte[], byte[]> mine = null;
     if (all.length == 1) {
       mine = all[0].commands;
     } else {
@@ -401,7 +452,7 @@ public final class RedisStore implements CacheStore {
       return mine;
     }
     for (Lane lane : all) {
-      RedisAsyncCommands<byte[], byte[]> any = lane.commands;
+      RedisClusterAsyncCommands<byte[], byte[]> any = lane.commands;
       if (any != null) {
         return any;
       }
@@ -417,7 +468,7 @@ public final class RedisStore implements CacheStore {
    * only the first time a token is needed (or after Redis lost it).
    */
   private static CompletableFuture<List<byte[]>> completeTokens(
-      RedisAsyncCommands<byte[], byte[]> redis, byte[][] keys, int first, List<KeyValue<byte[], byte[]>> values) {
+      RedisClusterAsyncCommands<byte[], byte[]> redis, byte[][] keys, int first, List<KeyValue<byte[], byte[]>> values) {
     int n = keys.length - first;
     byte[][] tokens = new byte[n][];
     List<CompletableFuture<Void>> created = null;
@@ -453,7 +504,7 @@ public final class RedisStore implements CacheStore {
   }
 
   private CompletableFuture<Long> unlinkAll(ScanCursor cursor, byte[] pattern, long deletedSoFar) {
-    RedisAsyncCommands<byte[], byte[]> redis;
+    RedisClusterAsyncCommands<byte[], byte[]> redis;
     try {
       redis = commands();
     } catch (CacheUnavailableException e) {
@@ -476,14 +527,24 @@ public final class RedisStore implements CacheStore {
       return;
     }
     connectAttempts.incrementAndGet();
-    lane.client.connectAsync(ByteArrayCodec.INSTANCE, uri).whenComplete((c, e) -> {
+    CompletableFuture<? extends StatefulConnection<byte[], byte[]>> connecting;
+    if (lane.client instanceof RedisClusterClient cluster) {
+      // The slot map first (Lettuce does not load it in connectAsync), then the connection.
+      connecting = cluster.refreshPartitionsAsync().toCompletableFuture()
+          .thenCompose(loaded -> cluster.connectAsync(ByteArrayCodec.INSTANCE));
+    } else {
+      connecting = ((RedisClient) lane.client).connectAsync(ByteArrayCodec.INSTANCE, uri).toCompletableFuture();
+    }
+    connecting.whenComplete((c, e) -> {
       if (e == null) {
         if (closed) {
           c.closeAsync();
           return;
         }
         lane.connection = c;
-        lane.commands = c.async();
+        lane.commands = c instanceof io.lettuce.core.cluster.api.StatefulRedisClusterConnection<byte[], byte[]> cc
+            ? cc.async()
+            : ((io.lettuce.core.api.StatefulRedisConnection<byte[], byte[]>) c).async();
         log.info("connected to {}{}", description, lane.loop == null ? "" : " (on " + lane.loop + ")");
         return;
       }
@@ -530,6 +591,41 @@ public final class RedisStore implements CacheStore {
       throw new IllegalArgumentException("ttl must be positive: " + ttl);
     }
     return ttl.toMillis() == 0 ? Duration.ofMillis(1) : ttl;
+  }
+
+  /**
+   * The seed nodes of {@code redis[s]-cluster://[[user:]password@]host[:port][,host[:port]...]} (port 6379 when
+   * left out), each with the credentials and TLS of the URL; null for any other URL.
+   */
+  static List<RedisURI> clusterSeeds(String url) {
+    boolean tls = url.startsWith("rediss-cluster://");
+    if (!tls && !url.startsWith("redis-cluster://")) {
+      return null;
+    }
+    String rest = url.substring(url.indexOf("://") + 3);
+    if (rest.endsWith("/")) {
+      rest = rest.substring(0, rest.length() - 1);
+    }
+    int at = rest.lastIndexOf('@');
+    String userInfo = at < 0 ? "" : rest.substring(0, at) + "@";
+    List<RedisURI> seeds = new ArrayList<>();
+    for (String node : rest.substring(at + 1).split(",")) {
+      if (!node.isEmpty()) {
+        seeds.add(RedisURI.create((tls ? "rediss://" : "redis://") + userInfo + node));
+      }
+    }
+    if (seeds.isEmpty()) {
+      throw new IllegalArgumentException("no cluster node in " + describeCluster(List.of()));
+    }
+    return seeds;
+  }
+
+  private static String describeCluster(List<RedisURI> seeds) {
+    StringBuilder sb = new StringBuilder(!seeds.isEmpty() && seeds.get(0).isSsl() ? "rediss-cluster://" : "redis-cluster://");
+    for (int i = 0; i < seeds.size(); i++) {
+      sb.append(i == 0 ? "" : ",").append(seeds.get(i).getHost()).append(':').append(seeds.get(i).getPort());
+    }
+    return sb.toString();
   }
 
   private static String describe(RedisURI uri) {

@@ -10,47 +10,63 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Two pgmemo instances sharing one Redis see each other's invalidations. */
+/**
+ * Two pgmemo instances sharing one Redis see each other's invalidations. Subclasses run the same tests on other
+ * Redis deployments.
+ */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TwoInstancesIT {
-    private static final String TABLE = "memo_two_" + CacheIt.uid();
-    private static final String READ = "SELECT v FROM " + TABLE + " WHERE k = ?";
-    private static final AtomicInteger keys = new AtomicInteger();
-    private static PgmemoServer a;
-    private static PgmemoServer b;
+    private final String table = "memo_two_" + CacheIt.uid();
+    private final String read = "SELECT v FROM " + table + " WHERE k = ?";
+    private final AtomicInteger keys = new AtomicInteger();
+    private PgmemoServer a;
+    private PgmemoServer b;
+
+    /** The {@code cache.store} both instances use; a subclass may start a Redis deployment of its own here. */
+    protected String storeUrl() throws Exception {
+        return CacheIt.REDIS;
+    }
+
+    /** Stops what {@link #storeUrl()} started, after both instances are closed. */
+    protected void stopStore() throws Exception {
+    }
 
     @BeforeAll
-    static void setUp() throws Exception {
-        CacheIt.execDirect("CREATE TABLE " + TABLE + " (k int PRIMARY KEY, v text NOT NULL)");
-        a = CacheIt.start(Store.REDIS);
-        b = CacheIt.start(Store.REDIS);
+    void setUp() throws Exception {
+        CacheIt.execDirect("CREATE TABLE " + table + " (k int PRIMARY KEY, v text NOT NULL)");
+        String yaml = CacheIt.yaml(Store.MEMORY, "").replace("cache:\n", "cache:\n  store: " + storeUrl() + "\n");
+        a = CacheIt.start(yaml);
+        b = CacheIt.start(yaml);
     }
 
     @AfterAll
-    static void tearDown() throws Exception {
+    void tearDown() throws Exception {
         if (a != null) {
             a.close();
         }
         if (b != null) {
             b.close();
         }
-        CacheIt.execDirect("DROP TABLE IF EXISTS " + TABLE);
+        stopStore();
+        CacheIt.execDirect("DROP TABLE IF EXISTS " + table);
     }
 
     @ParameterizedTest
     @EnumSource(Mode.class)
     void writeThroughOneInstanceIsSeenThroughTheOther(Mode mode) throws Exception {
         int k = keys.incrementAndGet();
-        CacheIt.execDirect("INSERT INTO " + TABLE + " VALUES (" + k + ", 'before')");
+        CacheIt.execDirect("INSERT INTO " + table + " VALUES (" + k + ", 'before')");
         try (Connection viaA = CacheIt.connect(a, mode); Connection viaB = CacheIt.connect(b, mode)) {
-            CacheIt.warm(b, viaB, READ, k);
-            assertThat(CacheIt.update(viaA, "UPDATE " + TABLE + " SET v = ? WHERE k = ?", "after", k)).isEqualTo(1);
-            assertThat(CacheIt.one(viaB, READ, k)).as("read through B after a write through A").isEqualTo("after");
-            assertThat(CacheIt.one(viaB, READ, k)).isEqualTo("after");
+            CacheIt.warm(b, viaB, read, k);
+            assertThat(CacheIt.update(viaA, "UPDATE " + table + " SET v = ? WHERE k = ?", "after", k)).isEqualTo(1);
+            assertThat(CacheIt.one(viaB, read, k)).as("read through B after a write through A").isEqualTo("after");
+            assertThat(CacheIt.one(viaB, read, k)).isEqualTo("after");
         }
     }
 
@@ -58,15 +74,15 @@ class TwoInstancesIT {
     @EnumSource(value = Mode.class, names = {"SIMPLE", "BINARY"})
     void resultCachedByOneInstanceIsServedByTheOtherUntilInvalidatedThroughEither(Mode mode) throws Exception {
         int k = keys.incrementAndGet();
-        CacheIt.execDirect("INSERT INTO " + TABLE + " VALUES (" + k + ", 'one')");
+        CacheIt.execDirect("INSERT INTO " + table + " VALUES (" + k + ", 'one')");
         try (Connection viaA = CacheIt.connect(a, mode); Connection viaB = CacheIt.connect(b, mode)) {
-            CacheIt.warm(a, viaA, READ, k);
-            CacheIt.warm(b, viaB, READ, k);
-            CacheIt.execDirect("UPDATE " + TABLE + " SET v = 'two' WHERE k = " + k);
-            assertThat(CacheIt.one(viaB, READ, k)).as("B still serves the cached value").isEqualTo("one");
-            CacheIt.invalidateTable(a, TABLE);
-            assertThat(CacheIt.one(viaB, READ, k)).as("B after invalidate --table on A").isEqualTo("two");
-            assertThat(CacheIt.one(viaA, READ, k)).as("A after its own invalidate").isEqualTo("two");
+            CacheIt.warm(a, viaA, read, k);
+            CacheIt.warm(b, viaB, read, k);
+            CacheIt.execDirect("UPDATE " + table + " SET v = 'two' WHERE k = " + k);
+            assertThat(CacheIt.one(viaB, read, k)).as("B still serves the cached value").isEqualTo("one");
+            CacheIt.invalidateTable(a, table);
+            assertThat(CacheIt.one(viaB, read, k)).as("B after invalidate --table on A").isEqualTo("two");
+            assertThat(CacheIt.one(viaA, read, k)).as("A after its own invalidate").isEqualTo("two");
         }
     }
 }
