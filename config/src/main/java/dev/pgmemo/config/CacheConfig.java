@@ -6,7 +6,8 @@ import java.util.Objects;
 /**
  * How results are cached and where they are stored.
  *
- * @param store             null = the in-process store; else a {@code redis://} or {@code rediss://} URL
+ * @param store             null = the in-process store; else a Redis URL: {@code redis[s]://}, {@code redis[s]-sentinel://}
+ *                          or {@code redis[s]-cluster://} (see StoreUrl)
  *                          (may hold a password, so {@link #toString()} masks it)
  * @param defaultTtl        ttl of queries no rule matches; zero = such queries are not cached
  * @param maxEntrySize      results whose wire bytes exceed this are not stored

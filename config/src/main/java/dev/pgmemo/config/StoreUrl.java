@@ -32,7 +32,7 @@ final class StoreUrl {
         }
         String rest = url.substring(schemeEnd + 3);
         if (sentinel) {
-            int hash = rest.indexOf('#');
+            int hash = rest.lastIndexOf('#');
             if (hash < 0 || hash == rest.length() - 1) {
                 throw new IllegalArgumentException("invalid store " + Texts.quote(shown)
                         + ": a Sentinel URL names the master after '#' (redis-sentinel://host:26379#mymaster)");
@@ -87,9 +87,11 @@ final class StoreUrl {
         int start = schemeEnd < 0 ? 0 : schemeEnd + 3;
         int slash = url.indexOf('/', start);
         int end = slash < 0 ? url.length() : slash;
-        int hash = url.indexOf('#', start);
-        if (hash >= 0 && hash < end) {
-            end = hash; // a Sentinel master name after '#'
+        if (url.startsWith("redis-sentinel://") || url.startsWith("rediss-sentinel://")) {
+            int hash = url.lastIndexOf('#');
+            if (hash >= start && hash < end) {
+                end = hash; // the master's name after '#'
+            }
         }
         int at = url.lastIndexOf('@', end - 1);
         if (at < start) {

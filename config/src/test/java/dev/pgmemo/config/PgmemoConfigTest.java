@@ -88,6 +88,8 @@ class PgmemoConfigTest {
                 .contains("store=redis-sentinel://s1:26379#my@master");
         assertThat(CacheConfig.defaults().withStore("redis-cluster://app:hunter2@n1:7000,n2:7001").toString())
                 .contains("store=redis-cluster://app:***@n1:7000,n2:7001").doesNotContain("hunter2");
+        assertThat(CacheConfig.defaults().withStore("redis://:hunter#2@cache:6379").toString())
+                .contains("store=redis://:***@cache:6379").doesNotContain("hunter");
         assertThat(CacheConfig.defaults().toString()).contains("store=null");
         assertThat(base.toString()).contains("CacheConfig[enabled=true");
     }

@@ -20,7 +20,9 @@ import dev.pgmemo.cache.analysis.Fingerprint;
  * cost. An expensive query therefore stays cached at low hit rates (a 50 ms query with 0.5 ms lookups needs
  * 2 % hits), and with the in-process store (lookups of a microsecond or two) nearly every shape that hits at
  * all does. Shapes are per normalized text, across databases and users. A shape found not
- * worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still goes through the cache;
+ * worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still goes through the cache (each
+ * verdict that keeps the shape bypassed halves that, down to one in {@link #MAX_PROBE_EVERY}: a probe costs a
+ * lookup and a store write, which on a shape run thousands of times a second adds up);
  * one TTL later (when what the cached phase stored has expired) the same test runs again on the
  * {@link #PROBE_WINDOW} probes made from then on, with their hit rate converted to the rate every execution
  * storing would give ({@link #cachedHitRate}: only the probes' results are stored now) and with the larger
@@ -36,6 +38,8 @@ public final class Admission {
     public static final int WINDOW = 512;
     /** While a shape is bypassed, one execution in this many still goes through the cache. */
     public static final int PROBE_EVERY = 16;
+    /** The fewest probes a bypassed shape keeps: one execution in this many. */
+    public static final int MAX_PROBE_EVERY = 64;
     /**
      * Probes of a bypassed shape between two verdicts: enough that one chance hit (converted by
      * {@link #cachedHitRate}, judged with {@link #REVIVE_MARGIN}) does not bring the shape back.
@@ -99,6 +103,8 @@ public final class Admission {
         private int lookups;
         private int hits;
         private long lookupNanos;
+        /** While bypassed, one execution in this many goes through the cache. */
+        private int probeEvery = PROBE_EVERY;
         /** Exponential moving average of PostgreSQL's time for this shape's misses; NaN until one is seen. */
         private double upstreamNanos = Double.NaN;
 
@@ -107,7 +113,7 @@ public final class Admission {
             if (!bypassed) {
                 return true;
             }
-            if (++executions >= PROBE_EVERY) {
+            if (++executions >= probeEvery) {
                 executions = 0;
                 return true;
             }
@@ -168,7 +174,7 @@ public final class Admission {
         private void decide(long now) {
             double hitRate = (double) hits / lookups;
             if (bypassed) {
-                hitRate = cachedHitRate(hitRate);
+                hitRate = cachedHitRate(hitRate, probeEvery);
             }
             double lookup = (double) lookupNanos / lookups;
             boolean bypass = !worthCaching(hitRate, lookup, upstreamNanos, bypassed ? REVIVE_MARGIN : MARGIN);
@@ -176,6 +182,9 @@ public final class Admission {
                 bypassed = bypass;
                 since = now;
                 counting = false;
+                probeEvery = PROBE_EVERY;
+            } else if (bypassed) {
+                probeEvery = Math.min(MAX_PROBE_EVERY, probeEvery * 2); // confirmed: probe less
             }
             lookups = 0;
             hits = 0;
@@ -186,18 +195,18 @@ public final class Admission {
 
     /**
      * The hit rate a bypassed shape would have if every execution stored its result, from the hit rate of its
-     * probes, which store one result in {@link #PROBE_EVERY}. An entry is written by a miss and lives one TTL;
+     * probes, which store one result in {@code every}. An entry is written by a miss and lives one TTL;
      * reads do not extend it. A key asked for {@code r} times per TTL (at random) therefore has one miss, then
      * about {@code r} hits while its entry lives, then the next miss: a hit rate of {@code r / (1 + r)}. The
-     * probes ask for it {@code r / PROBE_EVERY} times per TTL, so from their hit rate {@code p},
-     * {@code r = PROBE_EVERY x p / (1 - p)}, and storing every result would give
-     * {@code PROBE_EVERY x p / (1 + (PROBE_EVERY - 1) x p)}. For rare hits that is about
-     * {@code PROBE_EVERY x p}; unlike that product it stays below 1 as the store fills (probes hitting 9 % of
-     * the time mean about 61 %, not 144 %).
+     * probes ask for it {@code r / every} times per TTL, so from their hit rate {@code p},
+     * {@code r = every x p / (1 - p)}, and storing every result would give
+     * {@code every x p / (1 + (every - 1) x p)}. For rare hits that is about {@code every x p}; unlike that
+     * product it stays below 1 as the store fills (with one probe in 16, probes hitting 9 % of the time mean
+     * about 61 %, not 144 %).
      */
-    static double cachedHitRate(double probeHitRate) {
+    static double cachedHitRate(double probeHitRate, int every) {
         double p = Math.min(1.0, Math.max(0.0, probeHitRate));
-        return PROBE_EVERY * p / (1 + (PROBE_EVERY - 1) * p);
+        return every * p / (1 + (every - 1) * p);
     }
 
     /**

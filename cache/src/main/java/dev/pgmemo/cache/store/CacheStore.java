@@ -37,6 +37,15 @@ public interface CacheStore extends AutoCloseable {
    */
   CompletableFuture<Void> invalidateAll();
 
+  /**
+   * Registers {@code listener}, called (on any thread) whenever the store may have lost writes it had
+   * acknowledged: a reconnection to Redis, which may be a restarted server or a replica promoted after a
+   * failover that had not yet received the latest token bumps. Such a loss must be treated as a lost
+   * invalidation. Stores that cannot lose acknowledged writes ignore it.
+   */
+  default void onPossibleLoss(Runnable listener) {
+  }
+
   /** Where this store lives, without credentials: {@code redis://127.0.0.1:6379} or {@code memory}. */
   String describe();
 

@@ -49,10 +49,10 @@ import org.slf4j.LoggerFactory;
  * The shared store: Lettuce connections to Redis with the binary codec.
  *
  * <p>A lookup is a single {@code MGET entry token1 token2 ...}, so entry and tokens come back in one
- * round trip and from one instant. Only a token seen for the first time costs a second round trip:
- * {@code SET token fresh NX} then {@code GET token}, pipelined, so every instance ends up with the
- * value that won (or a newer one, if a bump got in between). A bump is one {@code MSET}, so the tables
- * of a transaction change together.
+ * round trip (on one server, from one instant; on a cluster, see below). Only a token seen for the first
+ * time costs a second round trip: {@code SET token fresh NX} then {@code GET token}, pipelined, so every
+ * instance ends up with the value that won (or a newer one, if a bump got in between). A bump is one
+ * {@code MSET}, so on one server the tables of a transaction change together.
  *
  * <p>Threads. Given the caller's event loops (pgmemo's I/O threads), the store opens one connection
  * per loop, registered on that loop, and a call made on a loop uses that loop's connection: the
@@ -67,15 +67,23 @@ import org.slf4j.LoggerFactory;
  * date (on MOVED/ASK redirections and every 30 s), and a command over keys in several slots ({@code MGET}
  * of an entry and its tokens, the {@code MSET} of a bump, {@code UNLINK}, {@code SCAN}) is split by node and
  * put back together in order by Lettuce. In a cluster, the entry and the tokens of a lookup come from their
- * own nodes, not from one instant, and a bump's tokens change node by node; that is still safe: a bump is
+ * own nodes, not from one instant, and a bump's tokens change node by node. That is still safe: a bump is
  * complete before the writer's ReadyForQuery is relayed, so every read that starts after it sees the new
  * tokens on their nodes, and an entry is a hit only if every token it recorded is still current.
  *
+ * <p>Lost writes. Redis acknowledges a write before its replicas (or its disk) have it, so a server that
+ * restarts from its files, or a replica promoted by a failover, may have lost the latest bumps, and entries
+ * that recorded the old tokens would match again. The store therefore reports every reconnection (one server,
+ * Sentinel) and every change of a cluster's topology through {@link #onPossibleLoss}, and
+ * {@link ResilientStore} treats it as a lost invalidation: the global epoch is bumped before anything is
+ * served again. A cluster master that restarts from its own files without a failover is not seen this way.
+ *
  * <p>Failures are reported, not hidden: commands issued while disconnected fail at once instead of
- * being buffered, and if Redis is down at start-up the store starts anyway and keeps trying to connect
- * in the background (Lettuce reconnects by itself once a connection was made). This store does not
- * time commands out (a timer per command costs CPU on every call): wrap it in a {@link ResilientStore},
- * whose deadline bounds every call, and which adds the circuit breaker and the lost-invalidation guard.
+ * being buffered (on a cluster they wait for the node's connection, which the caller's deadline bounds), and
+ * if Redis is down at start-up the store starts anyway and keeps trying to connect in the background
+ * (Lettuce reconnects by itself once a connection was made). This store does not time commands out (a
+ * timer per command costs CPU on every call): wrap it in a {@link ResilientStore}, whose deadline bounds
+ * every call, and which adds the circuit breaker and the lost-invalidation guard.
  */
 public final class RedisStore implements CacheStore {
 
@@ -96,6 +104,8 @@ public final class RedisStore implements CacheStore {
   private final Lane[] lanes;
   private final RateLimitedLog connectWarning;
   private final AtomicLong connectAttempts = new AtomicLong();
+  private final java.util.concurrent.CopyOnWriteArrayList<Runnable> lossListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile boolean closed;
 
   /**
@@ -155,6 +165,8 @@ public final class RedisStore implements CacheStore {
     final EventLoop loop;
     final ClientResources resources;
     final AbstractRedisClient client;
+    /** Set at the lane's first connection: every later one is a reconnection. */
+    final java.util.concurrent.atomic.AtomicBoolean connectedOnce = new java.util.concurrent.atomic.AtomicBoolean();
     volatile StatefulConnection<byte[], byte[]> connection;
     volatile RedisClusterAsyncCommands<byte[], byte[]> commands;
 
@@ -271,8 +283,47 @@ public final class RedisStore implements CacheStore {
     }
     this.connectWarning = new RateLimitedLog(log, TimeUnit.SECONDS.toNanos(10), System::nanoTime);
     for (Lane lane : lanes) {
+      watchForLoss(lane);
       connect(lane, Duration.ofMillis(50));
     }
+  }
+
+  @Override
+  public void onPossibleLoss(Runnable listener) {
+    lossListeners.add(listener);
+  }
+
+  /**
+   * Calls the loss listeners when acknowledged writes may be gone. One server or Sentinel: every
+   * reconnection after the lane's first connection (the server may have restarted from older files, or
+   * Sentinel may have promoted a replica that missed the last bumps). A cluster: every change of the
+   * topology Lettuce sees (a failover promotes a replica); a cluster also opens connections for its
+   * periodic topology refresh, so its reconnections are not counted.
+   */
+  private void watchForLoss(Lane lane) {
+    if (lane.client instanceof RedisClusterClient) {
+      lane.resources.eventBus().get()
+          .filter(e -> e instanceof io.lettuce.core.cluster.event.ClusterTopologyChangedEvent)
+          .subscribe(e -> possibleLoss("the cluster topology changed"));
+      return;
+    }
+    lane.client.addListener(new io.lettuce.core.RedisConnectionStateListener() {
+      @Override
+      public void onRedisConnected(io.lettuce.core.RedisChannelHandler<?, ?> connection,
+          java.net.SocketAddress address) {
+        if (lane.connectedOnce.getAndSet(true)) {
+          possibleLoss("reconnected to " + address);
+        }
+      }
+    });
+  }
+
+  private void possibleLoss(String why) {
+    if (closed) {
+      return;
+    }
+    log.warn("{}: {}; treating the latest invalidations as lost", description, why);
+    lossListeners.forEach(Runnable::run);
   }
 
   private AbstractRedisClient newClient(ClientResources resources, ClientOptions options,
@@ -607,12 +658,38 @@ public final class RedisStore implements CacheStore {
       rest = rest.substring(0, rest.length() - 1);
     }
     int at = rest.lastIndexOf('@');
-    String userInfo = at < 0 ? "" : rest.substring(0, at) + "@";
+    String user = null;
+    String password = null;
+    if (at >= 0) {
+      String userInfo = java.net.URLDecoder.decode(rest.substring(0, at).replace("+", "%2B"), StandardCharsets.UTF_8);
+      int colon = userInfo.indexOf(':');
+      user = colon < 0 ? null : userInfo.substring(0, colon);
+      password = colon < 0 ? userInfo : userInfo.substring(colon + 1);
+    }
     List<RedisURI> seeds = new ArrayList<>();
     for (String node : rest.substring(at + 1).split(",")) {
-      if (!node.isEmpty()) {
-        seeds.add(RedisURI.create((tls ? "rediss://" : "redis://") + userInfo + node));
+      if (node.isEmpty()) {
+        continue;
       }
+      String host = node;
+      int port = RedisURI.DEFAULT_REDIS_PORT;
+      int colon = node.lastIndexOf(':');
+      if (colon > 0 && node.indexOf(']') < colon) {
+        host = node.substring(0, colon);
+        port = Integer.parseInt(node.substring(colon + 1));
+      }
+      if (host.startsWith("[") && host.endsWith("]")) {
+        host = host.substring(1, host.length() - 1);
+      }
+      RedisURI.Builder seed = RedisURI.builder().withHost(host).withPort(port).withSsl(tls);
+      if (password != null && !password.isEmpty()) {
+        if (user != null && !user.isEmpty()) {
+          seed.withAuthentication(user, password);
+        } else {
+          seed.withPassword(password.toCharArray());
+        }
+      }
+      seeds.add(seed.build());
     }
     if (seeds.isEmpty()) {
       throw new IllegalArgumentException("no cluster node in " + describeCluster(List.of()));

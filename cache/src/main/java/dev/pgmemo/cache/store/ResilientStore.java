@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
  *       reads and puts fail, and the next of them starts a bump of {@link Keys#globalEpoch()}, which
  *       every entry records. Only when that bump succeeded does the store serve again, so an entry
  *       that missed its invalidation can no longer match.
+ *   <li>The same happens when the store reports that it may have lost acknowledged writes
+ *       ({@link CacheStore#onPossibleLoss}): a bump lost with them must not let old entries match again.
  * </ul>
  *
  * <p>Failures complete futures with {@link CacheUnavailableException}; every kind of failure is
@@ -107,6 +109,9 @@ public final class ResilientStore implements CacheStore {
     this.dirty = new CacheUnavailableException("cache store " + description
         + " not trusted: an invalidation was lost and the global epoch is not yet bumped");
     this.closedStore = new CacheUnavailableException("cache store closed");
+    CacheUnavailableException reconnected = new CacheUnavailableException("cache store " + description
+        + " reconnected: writes it had acknowledged (token bumps) may be lost");
+    delegate.onPossibleLoss(() -> lost(reconnected));
   }
 
   @Override

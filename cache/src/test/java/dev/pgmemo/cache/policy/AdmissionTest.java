@@ -138,7 +138,7 @@ class AdmissionTest {
         // saved per 9 us lookup is above MARGIN (a cached shape would stay cached) but below REVIVE_MARGIN.
         lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 2, 9 * US, 2 + 2 * TTL);
         assertThat(s.bypassed()).isTrue();
-        assertThat(Admission.worthCaching(Admission.cachedHitRate(2.0 / 128), 9 * US, 100 * US, Admission.MARGIN)).isTrue();
+        assertThat(Admission.worthCaching(Admission.cachedHitRate(2.0 / 128, 16), 9 * US, 100 * US, Admission.MARGIN)).isTrue();
         // 5 in 128 (about 39 %, below KEEP_HIT_RATE): 39 us saved per 9 us lookup clears REVIVE_MARGIN.
         lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 5, 9 * US, 2 + 2 * TTL);
         assertThat(s.bypassed()).isFalse();
@@ -156,16 +156,38 @@ class AdmissionTest {
     }
 
     @Test
+    void eachVerdictThatKeepsAShapeBypassedHalvesItsProbesDownToAFloor() {
+        Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
+        assertThat(admitted(s, 16 * 64)).isEqualTo(64); // one in 16
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + TTL); // the first TTL of probes: no verdict
+        assertThat(admitted(s, 16 * 64)).isEqualTo(64);
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + 2 * TTL); // still not worth it
+        assertThat(admitted(s, 32 * 64)).isEqualTo(64); // one in 32
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + 2 * TTL);
+        assertThat(admitted(s, 64 * 64)).isEqualTo(64); // one in 64
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + 2 * TTL);
+        assertThat(admitted(s, 64 * 64)).isEqualTo(64); // the floor
+        // Probes start hitting (1 in 4 with one in 64 storing: about 96 % if every execution stored): cached
+        // again, and if it is bypassed later, it probes one in 16 again.
+        lookups(s, Admission.PROBE_WINDOW, 4, 80 * US, 2 + 2 * TTL);
+        assertThat(s.bypassed()).isFalse();
+        assertThat(Admission.cachedHitRate(0.25, 64)).isBetween(0.95, 0.96);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 3 + 3 * TTL);
+        assertThat(s.bypassed()).isTrue();
+        assertThat(admitted(s, 16 * 64)).isEqualTo(64);
+    }
+
+    @Test
     void probeHitRatesConvertToTheHitRateOfStoringEveryResult() {
-        assertThat(Admission.cachedHitRate(0)).isZero();
-        assertThat(Admission.cachedHitRate(1)).isEqualTo(1.0);
+        assertThat(Admission.cachedHitRate(0, 16)).isZero();
+        assertThat(Admission.cachedHitRate(1, 16)).isEqualTo(1.0);
         // rare hits: about PROBE_EVERY times the probes' rate
-        assertThat(Admission.cachedHitRate(0.001)).isBetween(0.0155, 0.016);
+        assertThat(Admission.cachedHitRate(0.001, 16)).isBetween(0.0155, 0.016);
         // a store filling up: 9 % of probes hitting means most lookups would hit, never more than all of them
-        assertThat(Admission.cachedHitRate(0.09)).isBetween(0.61, 0.62);
+        assertThat(Admission.cachedHitRate(0.09, 16)).isBetween(0.61, 0.62);
         // a key asked for r times per TTL hits r / (1 + r) of the time; its probes ask r / 16 times
         double r = 4;
-        assertThat(Admission.cachedHitRate((r / 16) / (1 + r / 16))).isCloseTo(r / (1 + r), within(1e-9));
+        assertThat(Admission.cachedHitRate((r / 16) / (1 + r / 16), 16)).isCloseTo(r / (1 + r), within(1e-9));
     }
 
     @Test

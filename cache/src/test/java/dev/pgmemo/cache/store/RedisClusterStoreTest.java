@@ -75,4 +75,17 @@ class RedisClusterStoreTest extends CacheStoreContract {
         .extracting(u -> u.getHost() + ":" + u.getPort()).containsExactly("n1:7000", "n2:6379");
     assertThat(RedisStore.clusterSeeds("redis://n1:7000")).isNull();
   }
+
+  @Test
+  void connectingIsNotMistakenForALossOfWrites() throws Exception {
+    ResilientStore resilient = new ResilientStore(openStore(), Duration.ofSeconds(2));
+    try {
+      join(resilient.lookup(entryKey(), tokenKeys("a")));
+      Thread.sleep(500); // events of the first connection, if any, have arrived
+      assertThat(resilient.lostInvalidations()).isZero();
+      join(resilient.lookup(entryKey(), tokenKeys("a")));
+    } finally {
+      resilient.close();
+    }
+  }
 }

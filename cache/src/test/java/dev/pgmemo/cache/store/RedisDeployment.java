@@ -40,7 +40,7 @@ public final class RedisDeployment implements AutoCloseable {
         create.add("127.0.0.1:" + port);
       }
       create.addAll(List.of("--cluster-replicas", "0", "--cluster-yes"));
-      String out = run(create, 30);
+      String out = d.run(create, 30);
       if (!out.contains("All 16384 slots covered")) {
         throw new IOException("redis-cli --cluster create failed:\n" + out);
       }
@@ -151,14 +151,14 @@ public final class RedisDeployment implements AutoCloseable {
     }
   }
 
-  private static String run(List<String> command, int timeoutSeconds) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    byte[] out = p.getInputStream().readAllBytes();
+  private String run(List<String> command, int timeoutSeconds) throws IOException, InterruptedException {
+    Path out = Files.createTempFile(dir, "cli", ".out");
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
     if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       throw new IOException("timed out: " + command);
     }
-    return new String(out, StandardCharsets.UTF_8);
+    return Files.readString(out, StandardCharsets.UTF_8);
   }
 
   @Override

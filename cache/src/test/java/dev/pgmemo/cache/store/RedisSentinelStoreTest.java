@@ -48,4 +48,17 @@ class RedisSentinelStoreTest extends CacheStoreContract {
     assertThat(store.describe()).startsWith("redis-sentinel://127.0.0.1:").endsWith("#mymaster");
     assertThat(join(store.lookup(key, List.of())).entry()).isEqualTo(bytes("rows"));
   }
+
+  @Test
+  void connectingIsNotMistakenForALossOfWrites() throws Exception {
+    ResilientStore resilient = new ResilientStore(openStore(), Duration.ofSeconds(2));
+    try {
+      join(resilient.lookup(entryKey(), tokenKeys("a")));
+      Thread.sleep(500); // events of the first connection, if any, have arrived
+      assertThat(resilient.lostInvalidations()).isZero();
+      join(resilient.lookup(entryKey(), tokenKeys("a")));
+    } finally {
+      resilient.close();
+    }
+  }
 }

@@ -132,6 +132,27 @@ class RedisStoreFaultTest {
   }
 
   @Test
+  void reconnectionIsTreatedAsALostInvalidationBecauseTheServerMayHaveLostTheLatestBumps() throws Exception {
+    openStore();
+    byte[] key = key();
+    List<byte[]> before = storeEntry(key);
+    assertThat(store.lostInvalidations()).as("the first connection is not a reconnection").isZero();
+
+    // Drop every client connection: Lettuce reconnects to what may be a restarted server or a promoted replica.
+    server.cli("CLIENT", "KILL", "TYPE", "normal");
+    await().atMost(Duration.ofSeconds(5)).until(() -> store.lostInvalidations() == 1);
+    await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50))
+        .until(() -> succeeds(store.lookup(key, TOKEN_KEYS)));
+
+    Lookup after = observer.lookup(key, TOKEN_KEYS).get(2, TimeUnit.SECONDS);
+    assertThat(after.entry()).as("Redis kept its data").isNotNull();
+    assertThat(after.tokens().get(0)).as("orders").isEqualTo(before.get(0));
+    assertThat(after.tokens().get(2)).as("global epoch").isNotEqualTo(before.get(2));
+    assertThat(CacheEntry.decode(after.entry()).matches(after.tokens())).isFalse();
+    assertThat(store.globalEpochBumps()).isEqualTo(1);
+  }
+
+  @Test
   void bumpRefusedByARedisThatStillAnswersReadsKeepsItsEntriesUnused() throws Exception {
     openStore();
     byte[] key = key();

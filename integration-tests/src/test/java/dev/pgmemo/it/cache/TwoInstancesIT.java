@@ -47,14 +47,17 @@ class TwoInstancesIT {
 
     @AfterAll
     void tearDown() throws Exception {
-        if (a != null) {
-            a.close();
+        try {
+            if (a != null) {
+                a.close();
+            }
+            if (b != null) {
+                b.close();
+            }
+        } finally {
+            stopStore();
+            CacheIt.execDirect("DROP TABLE IF EXISTS " + table);
         }
-        if (b != null) {
-            b.close();
-        }
-        stopStore();
-        CacheIt.execDirect("DROP TABLE IF EXISTS " + table);
     }
 
     @ParameterizedTest
