@@ -165,8 +165,6 @@ public final class RedisStore implements CacheStore {
     final EventLoop loop;
     final ClientResources resources;
     final AbstractRedisClient client;
-    /** Set at the lane's first connection: every later one is a reconnection. */
-    final java.util.concurrent.atomic.AtomicBoolean connectedOnce = new java.util.concurrent.atomic.AtomicBoolean();
     volatile StatefulConnection<byte[], byte[]> connection;
     volatile RedisClusterAsyncCommands<byte[], byte[]> commands;
 
@@ -295,7 +293,7 @@ public final class RedisStore implements CacheStore {
 
   /**
    * Calls the loss listeners when acknowledged writes may be gone. One server or Sentinel: every
-   * reconnection after the lane's first connection (the server may have restarted from older files, or
+   * reconnection of a lane's established connection (the server may have restarted from older files, or
    * Sentinel may have promoted a replica that missed the last bumps). A cluster: every change of the
    * topology Lettuce sees (a failover promotes a replica); a cluster also opens connections for its
    * periodic topology refresh, so its reconnections are not counted.
@@ -311,7 +309,9 @@ public final class RedisStore implements CacheStore {
       @Override
       public void onRedisConnected(io.lettuce.core.RedisChannelHandler<?, ?> connection,
           java.net.SocketAddress address) {
-        if (lane.connectedOnce.getAndSet(true)) {
+        // Only the lane's own connection coming back counts: its first connection completes after this call,
+        // and Sentinel's lookups of the master use connections of their own.
+        if (connection != null && connection == lane.connection) {
           possibleLoss("reconnected to " + address);
         }
       }
