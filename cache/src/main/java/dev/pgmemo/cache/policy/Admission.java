@@ -54,6 +54,12 @@ public final class Admission {
     public static final double REVIVE_MARGIN = 2 * MARGIN;
     /** A shape hitting at least this often stays cached whatever the times. */
     public static final double KEEP_HIT_RATE = 0.5;
+    /**
+     * The probe hits a bypassed shape needs in one window to be cached again. Converted to the rate of storing
+     * everything, one or two chance hits among the probes of a shape probed one time in 64 already read as
+     * half the lookups hitting; a few more make that estimate worth acting on.
+     */
+    public static final int REVIVE_MIN_HITS = 4;
 
     private final Cache<String, Shape> shapes;
     private volatile boolean enabled;
@@ -177,7 +183,8 @@ public final class Admission {
                 hitRate = cachedHitRate(hitRate, probeEvery);
             }
             double lookup = (double) lookupNanos / lookups;
-            boolean bypass = !worthCaching(hitRate, lookup, upstreamNanos, bypassed ? REVIVE_MARGIN : MARGIN);
+            boolean bypass = !worthCaching(hitRate, lookup, upstreamNanos, bypassed ? REVIVE_MARGIN : MARGIN)
+                    || (bypassed && hits < REVIVE_MIN_HITS);
             if (bypass != bypassed) {
                 bypassed = bypass;
                 since = now;

@@ -109,6 +109,20 @@ class AdmissionTest {
     }
 
     @Test
+    void aFewChanceProbeHitsDoNotBringAShapeBack() {
+        Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + TTL); // the first TTL of probes: not judged
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + 2 * TTL); // one in 32 now
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + 2 * TTL); // one in 64 now
+        // 3 hits in 128 probes at one in 64 read as 60 % if everything were stored: too few hits to act on.
+        assertThat(Admission.cachedHitRate(3.0 / 128, 64)).isGreaterThan(Admission.KEEP_HIT_RATE);
+        lookups(s, Admission.PROBE_WINDOW, 42, 80 * US, 2 + 2 * TTL);
+        assertThat(s.bypassed()).isTrue();
+        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / Admission.REVIVE_MIN_HITS, 80 * US, 2 + 2 * TTL);
+        assertThat(s.bypassed()).isFalse();
+    }
+
+    @Test
     void aBypassedShapeWhoseProbesStillMissStaysBypassed() {
         Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
         lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW, 80 * US, 2 + 2 * TTL); // one chance hit
