@@ -8,6 +8,7 @@ command -v psql >/dev/null || need_pkgs+=(postgresql-client)
 command -v pgbench >/dev/null || need_pkgs+=(postgresql-contrib)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v redis-cli >/dev/null || need_pkgs+=(redis-tools) # the tests start clusters with redis-cli --cluster
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
