@@ -71,15 +71,16 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private FrameScanner upstreamScanner;
     private final FrameScanner.Listener clientMessages = this::onClientMessage;
     private final FrameScanner.Listener upstreamMessages = this::onUpstreamMessage;
-    /** Messages seen by the current scan, added to the metrics once per buffer. */
-    private int scannedMessages;
     /** The current upstream scan saw a ReadyForQuery. */
     private boolean scannedReadyForQuery;
-    /** Frames (and their bytes) handled since the metrics were last updated, added once per read. */
-    private int framesFromClient;
-    private long frameBytesFromClient;
-    private int framesFromUpstream;
-    private long frameBytesFromUpstream;
+    /**
+     * Messages (and their bytes) relayed since the metrics were last updated, framed or scanned; added to the
+     * shared counters once per read ({@link #countMessages}).
+     */
+    private int messagesFromClient;
+    private long bytesFromClient;
+    private int messagesFromUpstream;
+    private long bytesFromUpstream;
 
     ClientSession(ProxyContext proxy) {
         this.proxy = proxy;
@@ -213,8 +214,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             preConnectBacklog.add(frame);
             return;
         }
-        framesFromClient++;
-        frameBytesFromClient += frame.readableBytes();
+        messagesFromClient++;
+        bytesFromClient += frame.readableBytes();
         if (flow != null && state == State.READY) {
             flow.onClientFrame(frame);
             return;
@@ -328,26 +329,26 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Adds the frames counted since the last call to the relay metrics (shared counters: once per read). */
-    private void countFrames() {
+    /** Adds the messages counted since the last call to the relay metrics (shared counters: once per read). */
+    private void countMessages() {
         ProxyMetrics m = proxy.metrics();
-        if (framesFromClient > 0) {
-            m.messagesFromClients.add(framesFromClient);
-            m.bytesFromClients.add(frameBytesFromClient);
-            framesFromClient = 0;
-            frameBytesFromClient = 0;
+        if (messagesFromClient != 0 || bytesFromClient != 0) {
+            m.messagesFromClients.add(messagesFromClient);
+            m.bytesFromClients.add(bytesFromClient);
+            messagesFromClient = 0;
+            bytesFromClient = 0;
         }
-        if (framesFromUpstream > 0) {
-            m.messagesFromUpstream.add(framesFromUpstream);
-            m.bytesFromUpstream.add(frameBytesFromUpstream);
-            framesFromUpstream = 0;
-            frameBytesFromUpstream = 0;
+        if (messagesFromUpstream != 0 || bytesFromUpstream != 0) {
+            m.messagesFromUpstream.add(messagesFromUpstream);
+            m.bytesFromUpstream.add(bytesFromUpstream);
+            messagesFromUpstream = 0;
+            bytesFromUpstream = 0;
         }
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        countFrames();
+        countMessages();
         if (upstream != null) {
             toUpstream.flush();
             updateReading();
@@ -423,7 +424,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            countFrames();
+            countMessages();
             if (rawRelayPending) {
                 enterRawRelay();
             }
@@ -461,8 +462,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private void onUpstreamFrame(ByteBuf frame) {
-        framesFromUpstream++;
-        frameBytesFromUpstream += frame.readableBytes();
+        messagesFromUpstream++;
+        bytesFromUpstream += frame.readableBytes();
         if (flow != null && state == State.READY) {
             flow.onUpstreamFrame(frame);
             return;
@@ -521,10 +522,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         int start = buf.readerIndex();
         int end = buf.writerIndex();
         int stop = clientScanner.scan(buf, clientMessages);
-        ProxyMetrics m = proxy.metrics();
-        m.messagesFromClients.add(scannedMessages);
-        m.bytesFromClients.add(stop - start);
-        scannedMessages = 0;
+        bytesFromClient += stop - start;
         if (stop == end) {
             toUpstream.writeWhole(buf);
         } else {
@@ -542,7 +540,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private boolean onClientMessage(byte type, int firstByte) {
-        scannedMessages++;
+        messagesFromClient++;
         switch (type) {
             case MessageType.QUERY, MessageType.SYNC, MessageType.FUNCTION_CALL -> pendingReadyForQuery++;
             case MessageType.TERMINATE -> {
@@ -564,10 +562,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         int end = buf.writerIndex();
         scannedReadyForQuery = false;
         int stop = upstreamScanner.scan(buf, upstreamMessages);
-        ProxyMetrics m = proxy.metrics();
-        m.messagesFromUpstream.add(scannedMessages);
-        m.bytesFromUpstream.add(stop - start);
-        scannedMessages = 0;
+        bytesFromUpstream += stop - start;
         if (stop == end) {
             toClient.writeWhole(buf);
         } else {
@@ -588,7 +583,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private boolean onUpstreamMessage(byte type, int firstByte) {
-        scannedMessages++;
+        messagesFromUpstream++;
         if (type == MessageType.READY_FOR_QUERY) {
             if (firstByte >= 0) {
                 transactionStatus = (byte) firstByte;
@@ -654,7 +649,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         ByteBuf err = BackendMessage.errorResponse(client.alloc(), "FATAL", sqlState, message, hint);
         state = State.CLOSED;
-        countFrames();
+        countMessages();
         if (flow != null) {
             flow.release();
         }
@@ -671,7 +666,7 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             return;
         }
         state = State.CLOSED;
-        countFrames();
+        countMessages();
         if (flow != null) {
             flow.release();
         }
