@@ -45,9 +45,10 @@ public record HostPort(String host, int port) {
 
     /**
      * Splits {@code host[:port]} into host and port text (port null when absent); null when the
-     * shape is wrong. Brackets are removed from an IPv6 host.
+     * shape is wrong. Brackets are removed from an IPv6 host. Public for the cache store, which reads the
+     * node list of a Redis Cluster URL that this module has already checked.
      */
-    static String[] split(String s) {
+    public static String[] split(String s) {
         if (s == null || s.isEmpty()) {
             return null;
         }

@@ -207,11 +207,7 @@ public final class RedisStore implements CacheStore {
     }
     this.clusterSeeds = clusterSeeds(uri);
     this.uri = clusterSeeds != null ? clusterSeeds.get(0) : RedisURI.create(uri);
-    if (clusterSeeds != null) {
-      clusterSeeds.forEach(seed -> seed.setTimeout(timeout));
-    } else {
-      this.uri.setTimeout(timeout);
-    }
+    (clusterSeeds != null ? clusterSeeds : List.of(this.uri)).forEach(seed -> seed.setTimeout(timeout));
     this.description = clusterSeeds != null ? describeCluster(clusterSeeds) : describe(this.uri);
     this.prefix = prefix.getBytes(StandardCharsets.UTF_8);
     this.timeout = timeout;
@@ -671,17 +667,12 @@ public final class RedisStore implements CacheStore {
       if (node.isEmpty()) {
         continue;
       }
-      String host = node;
-      int port = RedisURI.DEFAULT_REDIS_PORT;
-      int colon = node.lastIndexOf(':');
-      if (colon > 0 && node.indexOf(']') < colon) {
-        host = node.substring(0, colon);
-        port = Integer.parseInt(node.substring(colon + 1));
+      String[] hostPort = dev.pgmemo.config.HostPort.split(node);
+      if (hostPort == null) {
+        throw new IllegalArgumentException("invalid cluster node \"" + node + "\" (expected host[:port])");
       }
-      if (host.startsWith("[") && host.endsWith("]")) {
-        host = host.substring(1, host.length() - 1);
-      }
-      RedisURI.Builder seed = RedisURI.builder().withHost(host).withPort(port).withSsl(tls);
+      int port = hostPort[1] == null ? RedisURI.DEFAULT_REDIS_PORT : Integer.parseInt(hostPort[1]);
+      RedisURI.Builder seed = RedisURI.builder().withHost(hostPort[0]).withPort(port).withSsl(tls);
       if (password != null && !password.isEmpty()) {
         if (user != null && !user.isEmpty()) {
           seed.withAuthentication(user, password);
