@@ -3,38 +3,14 @@ package dev.pgmemo.cache.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
-import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The contract against a Redis Cluster of three masters of this test's own ({@code redis-cluster://}). */
-class RedisClusterStoreTest extends CacheStoreContract {
-
-  private static RedisDeployment cluster;
-
-  private final String prefix = "pgmemo-test-" + UUID.randomUUID() + ":";
-
-  @BeforeAll
-  static void startCluster() throws Exception {
-    cluster = RedisDeployment.cluster();
-  }
-
-  @AfterAll
-  static void stopCluster() throws Exception {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
+class RedisClusterStoreTest extends DeployedRedisStoreContract {
 
   @Override
-  protected CacheStore openStore() {
-    return RedisStoreTest.connected(new RedisStore(cluster.uri(), prefix, Duration.ofSeconds(2)));
-  }
-
-  @Override
-  protected CacheStore openPeer() {
-    return RedisStoreTest.connected(new RedisStore(cluster.uri(), prefix, Duration.ofSeconds(2)));
+  protected RedisDeployment startDeployment() throws Exception {
+    return RedisDeployment.cluster();
   }
 
   @Test
@@ -58,7 +34,7 @@ class RedisClusterStoreTest extends CacheStoreContract {
     assertThat(CacheEntry.decode(after.entry()).matches(after.tokens())).isFalse();
 
     int nodesWithKeys = 0;
-    for (int port : cluster.dataPorts()) {
+    for (int port : deployment.dataPorts()) {
       if (!RedisServerProcess.cli(port, "--scan", "--pattern", prefix + "*").isBlank()) {
         nodesWithKeys++;
       }
@@ -68,24 +44,11 @@ class RedisClusterStoreTest extends CacheStoreContract {
 
   @Test
   void describesTheSeedNodes() {
-    assertThat(store.describe()).isEqualTo(cluster.uri());
+    assertThat(store.describe()).isEqualTo(deployment.uri());
     assertThat(RedisStore.clusterSeeds("rediss-cluster://app:pw@n1:7000,n2")).hasSize(2)
         .allSatisfy(u -> assertThat(u.isSsl()).isTrue())
         .allSatisfy(u -> assertThat(u.getCredentialsProvider()).isNotNull())
         .extracting(u -> u.getHost() + ":" + u.getPort()).containsExactly("n1:7000", "n2:6379");
     assertThat(RedisStore.clusterSeeds("redis://n1:7000")).isNull();
-  }
-
-  @Test
-  void connectingIsNotMistakenForALossOfWrites() throws Exception {
-    ResilientStore resilient = new ResilientStore(openStore(), Duration.ofSeconds(2));
-    try {
-      join(resilient.lookup(entryKey(), tokenKeys("a")));
-      Thread.sleep(500); // events of the first connection, if any, have arrived
-      assertThat(resilient.lostInvalidations()).isZero();
-      join(resilient.lookup(entryKey(), tokenKeys("a")));
-    } finally {
-      resilient.close();
-    }
   }
 }

@@ -2,6 +2,7 @@ package dev.pgmemo.it.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.pgmemo.cache.store.RedisDeployment;
 import dev.pgmemo.it.cache.CacheIt.Mode;
 import dev.pgmemo.it.cache.CacheIt.Store;
 import dev.pgmemo.proxy.PgmemoServer;
@@ -25,22 +26,24 @@ class TwoInstancesIT {
     private final String table = "memo_two_" + CacheIt.uid();
     private final String read = "SELECT v FROM " + table + " WHERE k = ?";
     private final AtomicInteger keys = new AtomicInteger();
+    private RedisDeployment deployment;
     private PgmemoServer a;
     private PgmemoServer b;
 
-    /** The {@code cache.store} both instances use; a subclass may start a Redis deployment of its own here. */
-    protected String storeUrl() throws Exception {
-        return CacheIt.REDIS;
-    }
-
-    /** Stops what {@link #storeUrl()} started, after both instances are closed. */
-    protected void stopStore() throws Exception {
+    /**
+     * A Redis deployment of the test's own for both instances, stopped after them; null (here) for the shared
+     * Redis on 127.0.0.1:6379.
+     */
+    protected RedisDeployment startDeployment() throws Exception {
+        return null;
     }
 
     @BeforeAll
     void setUp() throws Exception {
         CacheIt.execDirect("CREATE TABLE " + table + " (k int PRIMARY KEY, v text NOT NULL)");
-        String yaml = CacheIt.yaml(Store.MEMORY, "").replace("cache:\n", "cache:\n  store: " + storeUrl() + "\n");
+        deployment = startDeployment();
+        String store = deployment == null ? CacheIt.REDIS : deployment.uri();
+        String yaml = CacheIt.yaml(Store.MEMORY, "").replace("cache:\n", "cache:\n  store: " + store + "\n");
         a = CacheIt.start(yaml);
         b = CacheIt.start(yaml);
     }
@@ -55,7 +58,9 @@ class TwoInstancesIT {
                 b.close();
             }
         } finally {
-            stopStore();
+            if (deployment != null) {
+                deployment.close();
+            }
             CacheIt.execDirect("DROP TABLE IF EXISTS " + table);
         }
     }
