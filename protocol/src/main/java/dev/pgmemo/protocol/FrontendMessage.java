@@ -10,11 +10,16 @@ import io.netty.buffer.ByteBufAllocator;
  */
 public sealed interface FrontendMessage {
 
-    /** Decodes a complete frame, or returns null when pgmemo does not act on this message type. */
+    /**
+     * Decodes a complete frame, or returns null when pgmemo does not act on this message type. A message PostgreSQL
+     * would refuse (bytes after its last field, an unknown Describe/Close kind, format codes that do not match the
+     * parameters, text that is not valid UTF-8) is a {@link MalformedMessageException}: pgmemo then leaves it, and
+     * the answer, to PostgreSQL.
+     */
     static FrontendMessage decode(ByteBuf frame) {
         ByteBuf body = frame.slice(frame.readerIndex() + 5, frame.readableBytes() - 5);
         byte type = frame.getByte(frame.readerIndex());
-        return switch (type) {
+        FrontendMessage msg = switch (type) {
             case MessageType.QUERY -> Query.decode(body);
             case MessageType.PARSE -> Parse.decode(body);
             case MessageType.BIND -> Bind.decode(body);
@@ -26,12 +31,25 @@ public sealed interface FrontendMessage {
             case MessageType.TERMINATE -> Terminate.INSTANCE;
             default -> null;
         };
+        if (msg != null && body.isReadable()) {
+            throw new MalformedMessageException("invalid message format");
+        }
+        return msg;
+    }
+
+    private static byte readKind(ByteBuf body, String what) {
+        Wire.requireReadable(body, 1, what);
+        byte kind = body.readByte();
+        if (kind != 'S' && kind != 'P') {
+            throw new MalformedMessageException("invalid " + what + " " + kind);
+        }
+        return kind;
     }
 
     /** Simple query: one string that may hold several statements. */
     record Query(String sql) implements FrontendMessage {
         static Query decode(ByteBuf body) {
-            return new Query(Wire.readCString(body));
+            return new Query(Wire.readUtf8CString(body));
         }
 
         public ByteBuf encode(ByteBufAllocator alloc) {
@@ -46,8 +64,8 @@ public sealed interface FrontendMessage {
     /** Parse: a statement name ("" = unnamed), the SQL, and parameter type OIDs (0 = unspecified). */
     record Parse(String name, String sql, int[] parameterTypes) implements FrontendMessage {
         static Parse decode(ByteBuf body) {
-            String name = Wire.readCString(body);
-            String sql = Wire.readCString(body);
+            String name = Wire.readUtf8CString(body);
+            String sql = Wire.readUtf8CString(body);
             Wire.requireReadable(body, 2, "Parse parameter count");
             int n = body.readUnsignedShort();
             Wire.requireReadable(body, 4 * n, "Parse parameter types");
@@ -79,8 +97,8 @@ public sealed interface FrontendMessage {
     record Bind(String portal, String statement, short[] parameterFormats, byte[][] values, short[] resultFormats)
             implements FrontendMessage {
         static Bind decode(ByteBuf body) {
-            String portal = Wire.readCString(body);
-            String statement = Wire.readCString(body);
+            String portal = Wire.readUtf8CString(body);
+            String statement = Wire.readUtf8CString(body);
             short[] paramFormats = readShorts(body, "Bind parameter formats");
             Wire.requireReadable(body, 2, "Bind parameter count");
             int n = body.readUnsignedShort();
@@ -99,7 +117,21 @@ public sealed interface FrontendMessage {
                 }
             }
             short[] resultFormats = readShorts(body, "Bind result formats");
+            if (paramFormats.length > 1 && paramFormats.length != n) {
+                throw new MalformedMessageException("bind message has " + paramFormats.length
+                        + " parameter formats but " + n + " parameters");
+            }
+            requireFormatCodes(paramFormats);
+            requireFormatCodes(resultFormats);
             return new Bind(portal, statement, paramFormats, values, resultFormats);
+        }
+
+        private static void requireFormatCodes(short[] formats) {
+            for (short f : formats) {
+                if (f != 0 && f != 1) {
+                    throw new MalformedMessageException("unsupported format code: " + f);
+                }
+            }
         }
 
         private static short[] readShorts(ByteBuf body, String what) {
@@ -117,15 +149,15 @@ public sealed interface FrontendMessage {
     /** Describe: 'S' for a prepared statement, 'P' for a portal. */
     record Describe(byte kind, String name) implements FrontendMessage {
         static Describe decode(ByteBuf body) {
-            Wire.requireReadable(body, 1, "Describe kind");
-            return new Describe(body.readByte(), Wire.readCString(body));
+            byte kind = readKind(body, "Describe kind");
+            return new Describe(kind, Wire.readUtf8CString(body));
         }
     }
 
     /** Execute: a portal and a row limit (0 = no limit). */
     record Execute(String portal, int maxRows) implements FrontendMessage {
         static Execute decode(ByteBuf body) {
-            String portal = Wire.readCString(body);
+            String portal = Wire.readUtf8CString(body);
             Wire.requireReadable(body, 4, "Execute row limit");
             return new Execute(portal, body.readInt());
         }
@@ -134,8 +166,8 @@ public sealed interface FrontendMessage {
     /** Close: 'S' for a prepared statement, 'P' for a portal. */
     record Close(byte kind, String name) implements FrontendMessage {
         static Close decode(ByteBuf body) {
-            Wire.requireReadable(body, 1, "Close kind");
-            return new Close(body.readByte(), Wire.readCString(body));
+            byte kind = readKind(body, "Close kind");
+            return new Close(kind, Wire.readUtf8CString(body));
         }
     }
 

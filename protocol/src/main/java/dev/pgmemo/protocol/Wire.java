@@ -1,6 +1,8 @@
 package dev.pgmemo.protocol;
 
 import io.netty.buffer.ByteBuf;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /** Low-level readers and writers for the protocol's primitive types (Int16, Int32, String = C string). */
@@ -15,6 +17,36 @@ public final class Wire {
             throw new MalformedMessageException("string is not NUL-terminated");
         }
         String s = buf.toString(buf.readerIndex(), end - buf.readerIndex(), StandardCharsets.UTF_8);
+        buf.readerIndex(end + 1);
+        return s;
+    }
+
+    /**
+     * Reads a NUL-terminated string that must be valid UTF-8: a frontend message's SQL text or name. Unlike
+     * {@link #readCString}, which replaces invalid bytes, two different byte strings never decode to the same
+     * text here, so a cache key or analysis built from the text stands for exactly the bytes PostgreSQL gets.
+     */
+    public static String readUtf8CString(ByteBuf buf) {
+        int start = buf.readerIndex();
+        int end = buf.indexOf(start, buf.writerIndex(), (byte) 0);
+        if (end < 0) {
+            throw new MalformedMessageException("string is not NUL-terminated");
+        }
+        int length = end - start;
+        String s;
+        if (buf.forEachByte(start, length, b -> b >= 0) < 0) {
+            s = buf.toString(start, length, StandardCharsets.US_ASCII);
+        } else {
+            try {
+                s = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(buf.nioBuffer(start, length))
+                        .toString();
+            } catch (CharacterCodingException e) {
+                throw new MalformedMessageException("string is not valid UTF-8");
+            }
+        }
         buf.readerIndex(end + 1);
         return s;
     }
