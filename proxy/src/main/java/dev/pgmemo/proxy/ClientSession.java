@@ -52,6 +52,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private boolean draining;
     private boolean clientTerminated;
     private BackendMessage.BackendKeyData backendKey;
+    /** As PostgreSQL reported it at startup (ParameterStatus); the query flow follows later changes. */
+    private boolean standardConformingStrings = true;
     private StartupPacket.StartupMessage startup;
     /** Frames the client sent right behind its StartupMessage, before the upstream connection existed. */
     private final ArrayDeque<ByteBuf> preConnectBacklog = new ArrayDeque<>();
@@ -369,6 +371,15 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             if (state == State.STARTUP && decoder != null && decoder.hasPartialPacket()) {
                 proxy.metrics().protocolErrors.increment();
                 fatal(SqlState.PROTOCOL_VIOLATION, "incomplete startup packet", null);
+            } else if (state == State.READY && flow != null && !flow.clientInputShutdown()) {
+                // What the client held back went upstream, and no reply PostgreSQL sends unprompted is owed: let
+                // it see the end of input too, as a direct client's would; the session ends when it closes.
+                toUpstream.flush();
+                if (upstream instanceof io.netty.channel.socket.DuplexChannel duplex) {
+                    duplex.shutdownOutput();
+                } else {
+                    close();
+                }
             } else if (state == State.READY && hasRequestsInFlight() || state == State.AUTHENTICATING) {
                 // Like PostgreSQL, answer what was asked before the client stopped sending; close after.
                 clientInputShutdown = true;
@@ -483,12 +494,18 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 if (proxy.cache() != null && flow == null && pendingReadyForQuery == 0) {
                     // Nothing is in flight (requests pipelined behind the startup have been answered):
                     // from here on requests take the cache-aware path.
-                    flow = new QueryFlow(this, proxy.cache(), transactionStatus);
+                    flow = new QueryFlow(this, proxy.cache(), transactionStatus, standardConformingStrings);
                 }
                 afterReadyForQuery();
                 return;
             }
             case MessageType.BACKEND_KEY_DATA -> backendKey = BackendMessage.BackendKeyData.decode(frame);
+            case MessageType.PARAMETER_STATUS -> {
+                BackendMessage.ParameterStatus ps = BackendMessage.ParameterStatus.decode(frame);
+                if ("standard_conforming_strings".equals(ps.name())) {
+                    standardConformingStrings = "on".equals(ps.value());
+                }
+            }
             default -> {
             }
         }

@@ -109,17 +109,43 @@ final class QueryFlow {
     private static final long CATALOG_RETRY_NANOS = TimeUnit.SECONDS.toNanos(30);
     /** An Execute with a row limit ran on the unnamed portal in this transaction (it may be suspended). */
     private boolean unnamedPortalMaySuspend;
-    /** Relation names whose tokens must be replaced when the transaction ends. */
-    private final Set<String> pendingTableBumps = new LinkedHashSet<>();
-    /** Written relations whose views, partitions and foreign keys still have to be looked up. */
-    private final Set<Catalog.Name> pendingWriteTargets = new LinkedHashSet<>();
-    private boolean pendingEpochBump;
+    // Writes are invalidated when the transaction they belong to has ended and PostgreSQL said so. Each is
+    // noted when its statement goes upstream, in `noted`; the request that ends the group (Query, Sync,
+    // FunctionCall) takes what was noted with it, split at a COMMIT or ROLLBACK inside the group, and its
+    // ReadyForQuery applies that to the transaction: so a write pipelined behind a commit is never
+    // invalidated with (before) that commit, and COMMIT AND CHAIN, or "COMMIT; BEGIN" in one Query, end a
+    // transaction although the status stays in-transaction.
+    /** Writes noted since the last request that ends a group. */
+    private Writes noted = new Writes();
+    /** What `noted` held at the last COMMIT or ROLLBACK of the current group (with what came before), or null. */
+    private Writes notedBeforeEnd;
+    /** Writes of the open transaction whose group has been answered. */
+    private Writes txWrites = new Writes();
+    /** Writes of ended transactions, to invalidate before the client sees the current ReadyForQuery. */
+    private final Writes toBump = new Writes();
+    /**
+     * Extended-protocol messages went upstream since the last Sync: PostgreSQL is inside their implicit
+     * transaction (holding its portals and locks), or discarding until Sync after an error, and has not reported
+     * a status; nothing is answered from the cache and pgmemo asks nothing of its own until a Sync goes up.
+     */
+    private boolean unsyncedUpstream;
+    /** Names SQL-level PREPARE took (one namespace with protocol-level statements), until DEALLOCATE. */
+    private final Set<String> sqlPrepared = new HashSet<>();
+    /** A PREPARE whose name pgmemo could not read ran: any protocol-level name may be taken. */
+    private boolean sqlPrepareUnknown;
+    /**
+     * pgmemo's lexer reads '...' strings as standard_conforming_strings=on does (the default since 9.1). While a
+     * session has it off, backslashes in strings may hide statements from it: nothing is cached and every
+     * statement counts as a write to unknown tables.
+     */
+    private boolean standardConformingStrings;
 
-    QueryFlow(ClientSession session, CacheService cache, byte txStatus) {
+    QueryFlow(ClientSession session, CacheService cache, byte txStatus, boolean standardConformingStrings) {
         this.session = session;
         this.cache = cache;
         this.database = session.database();
         this.txStatus = txStatus;
+        this.standardConformingStrings = standardConformingStrings;
     }
 
     boolean clientPaused() {
@@ -142,6 +168,21 @@ final class QueryFlow {
 
     boolean isIdle() {
         return pending.isEmpty() && batch.isEmpty() && !clientPaused && !upstreamPaused;
+    }
+
+    /**
+     * The client shut down its sending side. What the flow holds (extended-protocol messages awaiting a Sync)
+     * goes upstream, as it would have without pgmemo. Returns whether replies PostgreSQL sends unprompted (a
+     * ReadyForQuery ends them) are still owed, or the flow is busy; false means only replies PostgreSQL never
+     * sends without a Sync or Flush remain.
+     */
+    boolean clientInputShutdown() {
+        if (clientPaused || upstreamPaused) {
+            return true;
+        }
+        sendHeldUncached();
+        session.flushUpstream();
+        return !pending.isEmpty() && pendingEndsWithReadyForQuery();
     }
 
     void release() {
@@ -187,6 +228,9 @@ final class QueryFlow {
         } catch (MalformedMessageException e) {
             // Let PostgreSQL answer the malformed message exactly as it would; nothing is cached from here.
             sendHeldUncached();
+            if (type == MessageType.QUERY) {
+                noteUnknownWrite(); // refused here (text that is not UTF-8, say) but PostgreSQL may still run it
+            }
             forward(frame, pendingKindFor(type));
             return;
         }
@@ -230,6 +274,12 @@ final class QueryFlow {
         }
     }
 
+    /** Extended-protocol messages that PostgreSQL runs in an implicit transaction ending at the next Sync. */
+    private static boolean isExtendedBeforeSync(byte type) {
+        return type == MessageType.PARSE || type == MessageType.BIND || type == MessageType.DESCRIBE
+                || type == MessageType.EXECUTE || type == MessageType.CLOSE || type == MessageType.FLUSH;
+    }
+
     private static byte pendingKindFor(byte type) {
         return switch (type) {
             case MessageType.QUERY, MessageType.PARSE, MessageType.BIND, MessageType.DESCRIBE, MessageType.EXECUTE,
@@ -240,6 +290,10 @@ final class QueryFlow {
 
     private void forward(ByteBuf frame, byte pendingKind) {
         sendDeferredCloses();
+        byte type = frame.getByte(frame.readerIndex());
+        if (isExtendedBeforeSync(type)) {
+            unsyncedUpstream = true;
+        }
         if (pendingKind == MessageType.SYNC) {
             queueSync(newPending(pendingKind)); // a malformed Sync: PostgreSQL still acts on its type
         } else if (pendingKind != 0 && !upstreamDiscarding) {
@@ -251,13 +305,20 @@ final class QueryFlow {
     // ---- simple query ------------------------------------------------------------------------------------
 
     private void onQuery(ByteBuf frame, FrontendMessage.Query query) {
-        if (upstreamDiscarding) {
-            forward(frame, MessageType.QUERY); // discarded upstream, unanswered, as without pgmemo
+        if (upstreamDiscarding || copyInOpen) {
+            // Discarded upstream, unanswered, as without pgmemo; or refused by PostgreSQL in copy-in mode.
+            forward(frame, MessageType.QUERY);
             return;
         }
         // A simple Query drops the unnamed statement and portal (PostgreSQL docs 55.2.3).
-        statements.remove("");
-        portals.remove("");
+        Statement unnamedStatement = statements.remove("");
+        Portal unnamedPortal = portals.remove("");
+        if (!standardConformingStrings) {
+            cache.metrics().bypass("standard_conforming_strings");
+            noteUnknownWrite();
+            forward(frame, MessageType.QUERY);
+            return;
+        }
         List<Analysis> statementsInQuery = analyzeScript(query.sql());
         if (statementsInQuery.size() == 1 && CacheService.candidate(statementsInQuery.get(0))) {
             if (!pending.isEmpty() && pendingEndsWithReadyForQuery()) {
@@ -265,7 +326,7 @@ final class QueryFlow {
                 return;
             }
             Analysis a = statementsInQuery.get(0);
-            Candidate c = pending.isEmpty() ? evaluate(a, query.sql()) : pipelinedBypass();
+            Candidate c = pending.isEmpty() && !unsyncedUpstream ? evaluate(a, query.sql()) : pipelinedBypass();
             if (c.needsCatalog != null) {
                 runCatalogQuery(c.needsCatalog, () -> processClientFrame(frame));
                 return;
@@ -278,6 +339,13 @@ final class QueryFlow {
                 lookup(List.of(exec), () -> {
                     if (exec.hit != null) {
                         cache.metrics().hits.increment();
+                        // PostgreSQL would have dropped its unnamed statement and portal for this Query.
+                        if (unnamedStatement != null && unnamedStatement.upstreamPrepared) {
+                            deferredCloses.add(closeMessage((byte) 'S', ""));
+                        }
+                        if (unnamedPortal != null) {
+                            deferredCloses.add(closeMessage((byte) 'P', ""));
+                        }
                         session.writeClient(Unpooled.wrappedBuffer(exec.hit));
                         session.writeClient(BackendMessage.ReadyForQuery.encode(session.alloc(), txStatus));
                         session.flushClient();
@@ -300,8 +368,8 @@ final class QueryFlow {
                 return;
             }
         }
+        prepareReferencedStatements(query.sql());
         for (Analysis a : statementsInQuery) {
-            prepareUpstreamIfNamed(a);
             noteEffects(a);
         }
         forward(frame, MessageType.QUERY);
@@ -310,7 +378,13 @@ final class QueryFlow {
     // ---- extended query ----------------------------------------------------------------------------------
 
     private void onSync() {
-        if (upstreamDiscarding) {
+        if (upstreamDiscarding || copyInOpen) {
+            sendBatch(List.of());
+            return;
+        }
+        if (!standardConformingStrings) {
+            cache.metrics().bypass("standard_conforming_strings");
+            noteUnknownWrite();
             sendBatch(List.of());
             return;
         }
@@ -322,21 +396,43 @@ final class QueryFlow {
         Map<String, Statement> stmts = new HashMap<>(statements);
         Map<String, Portal> ports = new HashMap<>(portals);
         NeedCatalog need = null;
+        // A batch is answered locally only when PostgreSQL would accept every message in it and keep nothing of
+        // it after the Sync that pgmemo does not know: each Parse and Bind is used by an Execute of the batch,
+        // each portal is bound, executed once (and described or closed) in it, and none outlives the batch.
+        Map<String, Integer> parsedAt = new HashMap<>();
+        Map<String, Integer> boundAt = new HashMap<>();
+        Map<Integer, Integer> parseOfBind = new HashMap<>();
+        Set<Integer> usedParses = new HashSet<>();
+        Set<Integer> usedBinds = new HashSet<>();
+        int parses = 0;
+        int binds = 0;
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             if (h.msg instanceof FrontendMessage.Parse p) {
-                if (!p.name().isEmpty() && stmts.containsKey(p.name())) {
+                if (!p.name().isEmpty() && (stmts.containsKey(p.name()) || sqlPrepared.contains(p.name()) || sqlPrepareUnknown)) {
                     local = false; // PostgreSQL answers "prepared statement already exists"
                 }
                 stmts.put(p.name(), new Statement(p, analysisOf(h, p)));
+                parsedAt.put(p.name(), i);
+                parses++;
             } else if (h.msg instanceof FrontendMessage.Bind b) {
+                binds++;
                 Statement st = stmts.get(b.statement());
                 if (st == null) {
                     eligible = false;
                     local = false;
                     continue;
                 }
+                if (!b.portal().isEmpty() && (ports.containsKey(b.portal())
+                        || txStatus != BackendMessage.ReadyForQuery.IDLE)) {
+                    local = false; // "portal already exists", or a named portal that outlives this batch
+                }
                 ports.put(b.portal(), new Portal(st, b));
+                boundAt.put(b.portal(), i);
+                Integer parsed = parsedAt.get(b.statement());
+                if (parsed != null) {
+                    parseOfBind.put(i, parsed);
+                }
             } else if (h.msg instanceof FrontendMessage.Describe d) {
                 boolean followedByExecute = d.kind() == 'P' && i + 1 < batch.size()
                         && batch.get(i + 1).msg instanceof FrontendMessage.Execute e && e.portal().equals(d.name());
@@ -349,6 +445,12 @@ final class QueryFlow {
                     local = false;
                     eligible = false;
                     continue;
+                }
+                Integer bound = boundAt.get(e.portal());
+                if (bound == null || !usedBinds.add(bound)) {
+                    local = false; // a portal bound earlier, or executed twice (PostgreSQL's second run returns nothing)
+                } else if (parseOfBind.containsKey(bound)) {
+                    usedParses.add(parseOfBind.get(bound));
                 }
                 Analysis a = portal.statement.analysis;
                 boolean described = i > 0 && batch.get(i - 1).msg instanceof FrontendMessage.Describe d
@@ -368,6 +470,11 @@ final class QueryFlow {
                         waitForEarlierReplies(batch.remove(batch.size() - 1).frame); // the Sync, processed again later
                         return;
                     }
+                    pipelinedBypass();
+                    local = false;
+                    continue;
+                }
+                if (unsyncedUpstream) {
                     pipelinedBypass();
                     local = false;
                     continue;
@@ -422,9 +529,15 @@ final class QueryFlow {
                         }
                     }
                 } else {
+                    if (!boundAt.containsKey(c.name())) {
+                        local = false; // a portal PostgreSQL may hold: it must close it
+                    }
                     ports.remove(c.name());
                 }
             }
+        }
+        if (usedParses.size() != parses || usedBinds.size() != binds) {
+            local = false; // a Parse or Bind no Execute here vouches for: PostgreSQL may refuse it
         }
         if (need != null && canAskCatalog()) {
             runCatalogQuery(need, this::onSync);
@@ -534,9 +647,11 @@ final class QueryFlow {
     /** Statements after which later reads in the same batch may still be cached. */
     private boolean isReadOnlyForBatch(Analysis a) {
         return switch (a.kind()) {
-            case SELECT -> a.cacheable() || a.reason() == Analysis.BypassReason.UNVERIFIED_FUNCTION
-                    || a.reason() == Analysis.BypassReason.VOLATILE_FUNCTION && a.unknownFunctions().isEmpty() && !a.writesUnknown()
-                    || a.reason() == Analysis.BypassReason.LOCKING_CLAUSE || a.reason() == Analysis.BypassReason.SYSTEM_CATALOG;
+            // Any function that is not vetted immutable may write, or change the session's settings
+            // (set_config): the reads after it may not be keyed with the context of before.
+            case SELECT -> !a.callsSetConfig() && !a.writesUnknown() && a.writes().isEmpty() && a.unknownFunctions().isEmpty()
+                    && (a.cacheable() || a.reason() == Analysis.BypassReason.LOCKING_CLAUSE
+                            || a.reason() == Analysis.BypassReason.SYSTEM_CATALOG);
             // A BEGIN earlier in the batch: later reads run in its transaction, so only READ COMMITTED (asked
             // for, or the session default as last read) lets them use the cache.
             case BEGIN -> "read committed".equalsIgnoreCase(isolationOfBegin(a));
@@ -581,6 +696,9 @@ final class QueryFlow {
         }
         batch.clear();
         batchBytes = 0;
+        if (txStatus == BackendMessage.ReadyForQuery.IDLE) {
+            portals.clear(); // the implicit transaction ended at the Sync, and its portals with it
+        }
         session.flushClient();
     }
 
@@ -614,10 +732,19 @@ final class QueryFlow {
             }
             Pending p = newPending(h.frame.getByte(h.frame.readerIndex()));
             if (msg instanceof FrontendMessage.Parse parse) {
+                Statement existing = statements.get(parse.name());
+                if (!parse.name().isEmpty() && existing != null && !existing.upstreamPrepared) {
+                    injectParse(existing); // so that PostgreSQL answers "already exists", as it would have
+                }
+                prepareReferencedStatements(parse.sql());
                 Statement st = new Statement(parse, analysisOf(h, parse));
                 st.upstreamPrepared = true;
                 statements.put(parse.name(), st);
-                p.undo = () -> statements.remove(parse.name(), st);
+                p.undo = () -> {
+                    if (statements.remove(parse.name(), st) && existing != null && !parse.name().isEmpty()) {
+                        statements.put(parse.name(), existing); // a named statement is not replaced on failure
+                    }
+                };
             } else if (msg instanceof FrontendMessage.Bind b) {
                 Statement st = statements.get(b.statement());
                 if (st != null && !st.upstreamPrepared) {
@@ -675,6 +802,7 @@ final class QueryFlow {
                 queueSync(p);
             } else {
                 pending.add(p);
+                unsyncedUpstream = true;
             }
             session.writeUpstream(h.frame);
         }
@@ -685,20 +813,43 @@ final class QueryFlow {
     }
 
     /**
-     * SQL-level EXECUTE and DEALLOCATE can name a protocol-level statement (one namespace): if pgmemo answered
-     * that statement's Parse itself, PostgreSQL must get it first, or it would answer "does not exist".
+     * SQL can name a protocol-level statement (one namespace: EXECUTE, EXPLAIN EXECUTE, CREATE TABLE ... AS
+     * EXECUTE, DEALLOCATE) or list them all (pg_prepared_statements): every statement whose Parse pgmemo answered
+     * itself and that the text may refer to goes to PostgreSQL first, or it would answer "does not exist".
      */
-    private void prepareUpstreamIfNamed(Analysis a) {
-        if ((a.kind() == Analysis.Kind.EXECUTE || a.kind() == Analysis.Kind.DEALLOCATE) && a.settingName() != null) {
-            Statement st = statements.get(a.settingName());
-            if (st != null && !st.upstreamPrepared) {
+    private void prepareReferencedStatements(String sql) {
+        String text = null;
+        for (Statement st : List.copyOf(statements.values())) {
+            if (st.upstreamPrepared || st.parse.name().isEmpty()) {
+                continue;
+            }
+            if (text == null) {
+                text = sql.toLowerCase(java.util.Locale.ROOT);
+            }
+            if (text.contains(st.parse.name().toLowerCase(java.util.Locale.ROOT)) || text.contains("pg_prepared_statements")) {
                 injectParse(st);
             }
         }
     }
 
+    /** A Close message, as pgmemo sends it for the client (its CloseComplete is not relayed). */
+    private ByteBuf closeMessage(byte kind, String name) {
+        ByteBuf buf = session.alloc().buffer();
+        int len = dev.pgmemo.protocol.Wire.beginMessage(buf, MessageType.CLOSE);
+        buf.writeByte(kind);
+        dev.pgmemo.protocol.Wire.writeCString(buf, name);
+        dev.pgmemo.protocol.Wire.endMessage(buf, len);
+        return buf;
+    }
+
     /** After DEALLOCATE (ALL) or DISCARD ALL, PostgreSQL knows these statements (and portals) no more. */
     private void forgetPrepared(Analysis a) {
+        if (a.kind() == Analysis.Kind.DEALLOCATE && a.settingName() != null) {
+            sqlPrepared.remove(a.settingName());
+        } else if (a.kind() == Analysis.Kind.DEALLOCATE || a.kind() == Analysis.Kind.DISCARD && "all".equals(a.settingName())) {
+            sqlPrepared.clear();
+            sqlPrepareUnknown = false;
+        }
         if (a.kind() == Analysis.Kind.DEALLOCATE) {
             if (a.settingName() == null) {
                 statements.keySet().removeIf(name -> !name.isEmpty()); // ALL leaves the unnamed statement
@@ -717,6 +868,7 @@ final class QueryFlow {
      */
     private void queueSync(Pending sync) {
         upstreamDiscarding = false;
+        unsyncedUpstream = false;
         sync.syncNumber = ++syncsSent;
         if (copyInOpen) {
             discardGroup(sync);
@@ -725,16 +877,33 @@ final class QueryFlow {
         }
     }
 
-    /** A Sync whose ReadyForQuery never comes: the results of its group are not stored. */
-    private static void discardGroup(Pending sync) {
+    /**
+     * A Sync whose ReadyForQuery never comes: the results of its group are not stored, and its writes join the
+     * open transaction's (invalidated when it ends, whatever the group did).
+     */
+    private void discardGroup(Pending sync) {
         if (sync.groupCaptures != null) {
             sync.groupCaptures.forEach(Capture::discard);
         }
+        txWrites.addAll(sync.writesBeforeEnd);
+        txWrites.addAll(sync.writes);
+        sync.writesBeforeEnd = null;
+        sync.writes = null;
     }
 
     private Pending newPending(byte kind) {
         Pending p = new Pending(kind);
         p.copyEndsBefore = copyEndsSent;
+        if (kind == MessageType.QUERY || kind == MessageType.SYNC || kind == MessageType.FUNCTION_CALL) {
+            // This request ends a group: its ReadyForQuery applies what the group wrote.
+            p.endsTransaction = notedBeforeEnd != null;
+            p.writesBeforeEnd = notedBeforeEnd;
+            p.writes = noted.isEmpty() ? null : noted;
+            if (!noted.isEmpty()) {
+                noted = new Writes();
+            }
+            notedBeforeEnd = null;
+        }
         return p;
     }
 
@@ -907,7 +1076,7 @@ final class QueryFlow {
      * where no suspended unnamed portal could be waiting for more Executes: a simple Query would drop it.
      */
     private boolean canAskCatalog() {
-        return !catalogFailed() && (txStatus == BackendMessage.ReadyForQuery.IDLE
+        return !catalogFailed() && !unsyncedUpstream && (txStatus == BackendMessage.ReadyForQuery.IDLE
                 || txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION && !txWrote && !unnamedPortalMaySuspend);
     }
 
@@ -986,7 +1155,14 @@ final class QueryFlow {
             }
             return;
         }
-        x.tokens = l.tokens();
+        List<byte[]> tokens = l.tokens();
+        if (tokens.size() >= 2 && cache.catalog().observeEpoch(database, tokens.get(tokens.size() - 2))) {
+            // The database epoch (the second-to-last token) moved: DDL committed since what this decision used
+            // was learned, maybe through another pgmemo. Neither serve nor store on it.
+            cache.metrics().bypass("catalog_changed");
+            return;
+        }
+        x.tokens = tokens;
         if (l.hasEntry()) {
             try {
                 CacheEntry entry = CacheEntry.decode(l.entry());
@@ -1071,15 +1247,31 @@ final class QueryFlow {
                 }
             });
         }
+        // Facts about tables and functions are dated by the database epoch read from the store before they are
+        // asked for: a lookup that later finds another epoch knows DDL committed since (Catalog.observeEpoch).
+        // Answers learned across a change of the catalog (DDL committing through this pgmemo meanwhile) are not
+        // remembered: the decision waiting for them asks again.
+        long generation = cache.catalog().generation(database);
+        List<Runnable> remember = new ArrayList<>();
+        CompletableFuture<List<byte[]>> epoch = need.relations().isEmpty() && need.functions().isEmpty() ? null
+                : cache.store().tokens(List.of(Keys.databaseEpoch(database)));
         if (!need.relations().isEmpty()) {
             List<Catalog.Name> rels = need.relations();
             sql.add(Catalog.relationsQuery(rels));
-            rowHandlers.add(row -> cache.catalog().rememberRelation(context, rels, row));
+            rowHandlers.add(row -> {
+                ByteBuf copy = Unpooled.copiedBuffer(row);
+                SessionContext ctx = context;
+                remember.add(() -> cache.catalog().rememberRelation(ctx, rels, copy));
+            });
         }
         if (!need.functions().isEmpty()) {
             List<Catalog.Name> funcs = need.functions();
             sql.add(Catalog.functionsQuery(funcs));
-            rowHandlers.add(row -> cache.catalog().rememberFunction(context, funcs, row));
+            rowHandlers.add(row -> {
+                ByteBuf copy = Unpooled.copiedBuffer(row);
+                SessionContext ctx = context;
+                remember.add(() -> cache.catalog().rememberFunction(ctx, funcs, copy));
+            });
         }
         boolean inTransaction = txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION;
         if (inTransaction) {
@@ -1090,7 +1282,7 @@ final class QueryFlow {
             sql.add("RELEASE SAVEPOINT " + CATALOG_SAVEPOINT);
         }
         pauseClient();
-        sendInternalQuery(String.join(";\n", sql), rowHandlers, () -> {
+        Runnable resume = () -> {
             // The client was paused for this catalog query. The continuation either pauses it again (a store
             // lookup, which resumes it when done) or just sends the request on; in that case nothing else would
             // flush it upstream or read the client again, so resume here.
@@ -1099,6 +1291,21 @@ final class QueryFlow {
             if (!clientPaused) {
                 resumeClient();
             }
+        };
+        sendInternalQuery(String.join(";\n", sql), rowHandlers, () -> {
+            if (epoch == null) {
+                resume.run();
+                return;
+            }
+            epoch.whenComplete((tokens, err) -> onLoop(() -> {
+                if (cache.catalog().generation(database) == generation) {
+                    if (err == null && !tokens.isEmpty()) {
+                        cache.catalog().observeEpoch(database, tokens.get(0));
+                    }
+                    remember.forEach(Runnable::run); // learned after that epoch was read: at least as new
+                }
+                resume.run();
+            }));
         }, false);
     }
 
@@ -1139,6 +1346,10 @@ final class QueryFlow {
     private void noteEffects(Analysis a) {
         switch (a.kind()) {
             case SELECT -> {
+                if (!a.unknownFunctions().isEmpty()) {
+                    // A user function may call set_config whatever its declared volatility.
+                    dirtyContext();
+                }
                 if (!a.unknownFunctions().isEmpty() && context != null) {
                     for (Catalog.Name f : functionNames(a.unknownFunctions())) {
                         Catalog.Volatility v = cache.catalog().function(context, f.key());
@@ -1167,7 +1378,12 @@ final class QueryFlow {
                 txWrote = false;
             }
             case PREPARE -> {
-                // Plans a statement: no data or setting changes until EXECUTE.
+                // Plans a statement: no data or setting changes until EXECUTE; its name is taken.
+                if (a.settingName() != null) {
+                    sqlPrepared.add(a.settingName());
+                } else {
+                    sqlPrepareUnknown = true;
+                }
             }
             case DEALLOCATE -> forgetPrepared(a);
             case SET, RESET, DISCARD -> {
@@ -1184,10 +1400,23 @@ final class QueryFlow {
                 cache.catalog().invalidateDatabase(database);
                 dirtyContext();
                 noteWrites(a);
-                pendingEpochBump = true;
+                noted.epoch = true;
                 txWrote = true;
             }
-            case COMMIT, ROLLBACK, SAVEPOINT, SHOW, EMPTY, LISTEN_NOTIFY, LOCK, VACUUM_ANALYZE, COPY_TO -> {
+            case COMMIT, ROLLBACK -> {
+                // The transaction ends here, even when AND CHAIN opens the next one at once.
+                Writes before = notedBeforeEnd == null ? new Writes() : notedBeforeEnd;
+                before.addAll(noted);
+                noted = new Writes();
+                notedBeforeEnd = before;
+            }
+            case SAVEPOINT -> {
+                // ROLLBACK TO SAVEPOINT undoes the SETs (and SET ROLE) made since the savepoint.
+                if (txDirtiedContext) {
+                    contextDirty = true;
+                }
+            }
+            case SHOW, EMPTY, LISTEN_NOTIFY, LOCK, VACUUM_ANALYZE, COPY_TO -> {
                 if (a.writesUnknown()) {
                     noteUnknownWrite();
                 }
@@ -1204,17 +1433,22 @@ final class QueryFlow {
     private void noteWrites(Analysis a) {
         txWrote = true;
         if (a.writesUnknown()) {
-            pendingEpochBump = true;
+            noted.epoch = true;
         }
         for (TableName t : a.writes()) {
-            pendingTableBumps.add(t.name());
-            pendingWriteTargets.add(new Catalog.Name(t.schema(), t.name()));
+            noted.tables.add(t.name());
+            noted.targets.add(new Catalog.Name(t.schema(), t.name()));
+            if ("pg_catalog".equals(t.schema()) || "pg_settings".equals(t.name())) {
+                // UPDATE pg_settings is SET by other means.
+                dirtyContext();
+                noted.epoch = true;
+            }
         }
     }
 
     private void noteUnknownWrite() {
         txWrote = true;
-        pendingEpochBump = true;
+        noted.epoch = true;
         dirtyContext();
     }
 
@@ -1246,9 +1480,14 @@ final class QueryFlow {
                 || type == MessageType.PARAMETER_STATUS) {
             if (type == MessageType.PARAMETER_STATUS) {
                 contextDirty = true;
+                BackendMessage.ParameterStatus ps = BackendMessage.ParameterStatus.decode(frame);
+                if ("standard_conforming_strings".equals(ps.name())) {
+                    standardConformingStrings = "on".equals(ps.value());
+                }
             }
-            if (head != null && head.skip && type != MessageType.NOTIFICATION_RESPONSE) {
-                // pgmemo's own request's notice or setting; a notification is the client's (LISTEN), whenever it comes
+            if (head != null && head.skip && type == MessageType.NOTICE_RESPONSE) {
+                // pgmemo's own request's notice. A notification is the client's (LISTEN), whenever it comes; so is a
+                // ParameterStatus (pgmemo's queries set nothing: it reports a change made elsewhere, a reload)
                 frame.release();
                 return;
             }
@@ -1322,6 +1561,12 @@ final class QueryFlow {
         long[] end = !copyEnds.isEmpty() && copyEnds.peek()[0] == ending ? copyEnds.poll() : null;
         long lastIgnored = end != null ? end[1] : syncsSent;
         copyInOpen = end == null && copyEndsSent < ending;
+        if (copyInOpen && waitingForEarlierReplies) {
+            // A request was waiting for this COPY's ReadyForQuery, which comes only after the copy data: send it
+            // on now (PostgreSQL refuses it in copy-in mode, as it would without pgmemo).
+            waitingForEarlierReplies = false;
+            onLoop(this::resumeClient);
+        }
         for (var it = pending.iterator(); it.hasNext(); ) {
             Pending p = it.next();
             if (p != head && p.kind == MessageType.SYNC && p.syncNumber <= lastIgnored) {
@@ -1415,15 +1660,27 @@ final class QueryFlow {
             head.capture.complete = head.capture.sawCommandComplete;
         }
         storeCaptures(head, status);
+        txWrites.addAll(head.writesBeforeEnd);
+        if (head.endsTransaction) {
+            toBump.addAll(txWrites);
+            txWrites = new Writes();
+        }
+        txWrites.addAll(head.writes);
         if (status == BackendMessage.ReadyForQuery.IDLE) {
+            toBump.addAll(txWrites);
+            txWrites = new Writes();
             portals.clear(); // protocol-level portals never outlive their transaction
             unnamedPortalMaySuspend = false;
-            if (previous != BackendMessage.ReadyForQuery.IDLE && txDirtiedContext) {
+        }
+        if (status == BackendMessage.ReadyForQuery.IDLE || head.endsTransaction) {
+            if ((previous != BackendMessage.ReadyForQuery.IDLE || head.endsTransaction) && txDirtiedContext) {
                 contextDirty = true; // SET LOCAL ends, ROLLBACK undoes SETs
             }
             txDirtiedContext = false;
-            txWrote = false;
             txIsolation = null;
+            // Writes of a transaction chained to the one that ended (or pipelined behind it) still count.
+            txWrote = !txWrites.isEmpty() || !noted.isEmpty() || notedBeforeEnd != null
+                    || pending.stream().anyMatch(p -> p.writes != null || p.writesBeforeEnd != null);
         }
         if (head.internal != null) {
             frame.release();
@@ -1442,7 +1699,7 @@ final class QueryFlow {
             head.internal.done();
             return;
         }
-        if (status == BackendMessage.ReadyForQuery.IDLE && (pendingEpochBump || !pendingTableBumps.isEmpty())) {
+        if (!toBump.isEmpty()) {
             invalidateThenRelay(frame, status);
             return;
         }
@@ -1474,14 +1731,14 @@ final class QueryFlow {
         // pipelined write's tables would be bumped now, before it commits, and not again after.
         readyForQueryHeld = true;
         pauseClient();
-        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
+        if (!toBump.targets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
             // What pgmemo remembers about the written tables (triggers, views, foreign keys) may be outdated by
             // DDL through another pgmemo: that DDL replaced the database epoch, so look at it first.
             cache.store().tokens(List.of(Keys.databaseEpoch(database))).whenComplete((tokens, err) -> onLoop(() -> {
                 if (err == null) {
                     cache.catalog().observeEpoch(database, tokens.get(0));
                 } else {
-                    pendingEpochBump = true; // cannot tell: invalidate everything the write could have reached
+                    toBump.epoch = true; // cannot tell: invalidate everything the write could have reached
                 }
                 resolveWriteTargetsThenBump(frame, status);
             }));
@@ -1491,8 +1748,8 @@ final class QueryFlow {
     }
 
     private void resolveWriteTargetsThenBump(ByteBuf frame, byte status) {
-        if (!pendingWriteTargets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
-            List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, pendingWriteTargets);
+        if (!toBump.targets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
+            List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, toBump.targets);
             if (!unknown.isEmpty()) {
                 if (pending.isEmpty() && upstreamBacklog.isEmpty()) {
                     // Learn the written relations' views, partitions and foreign keys first (the session is idle now).
@@ -1501,7 +1758,7 @@ final class QueryFlow {
                 }
                 // Replies to pipelined requests (or notifications read meanwhile) are still due and would come
                 // before the catalog query's: do not ask now; invalidate the whole database instead.
-                pendingEpochBump = true;
+                toBump.epoch = true;
             }
         }
         bumpAndRelay(frame, status);
@@ -1518,10 +1775,10 @@ final class QueryFlow {
 
     private void bumpAndRelay(ByteBuf frame, byte status) {
         upstreamPaused = true;
-        Set<String> names = new LinkedHashSet<>(pendingTableBumps);
-        boolean epoch = pendingEpochBump;
+        Set<String> names = new LinkedHashSet<>(toBump.tables);
+        boolean epoch = toBump.epoch;
         if (context != null && !contextDirty) {
-            for (Catalog.Name n : pendingWriteTargets) {
+            for (Catalog.Name n : toBump.targets) {
                 Catalog.Relation r = cache.catalog().relation(context, n.key());
                 if (r == null) {
                     epoch = true; // its views, partitions, cascades and triggers are unknown
@@ -1531,12 +1788,15 @@ final class QueryFlow {
                 names.addAll(r.cascadeNames());
                 epoch |= r.userTriggers();
             }
-        } else if (!pendingWriteTargets.isEmpty()) {
+        } else if (!toBump.targets.isEmpty()) {
             epoch = true; // the written relations' dependants are unknown
         }
-        pendingTableBumps.clear();
-        pendingWriteTargets.clear();
-        pendingEpochBump = false;
+        toBump.clear();
+        if (epoch) {
+            // DDL (or code pgmemo cannot see) has committed: what is known of the database's tables and
+            // functions may be outdated, including facts a concurrent catalog query is learning right now.
+            cache.catalog().invalidateDatabase(database);
+        }
         List<byte[]> keys = new ArrayList<>();
         for (String n : names) {
             keys.add(CacheService.tableToken(database, n));
@@ -1647,9 +1907,39 @@ final class QueryFlow {
         int copiesStarted;
         /** Undoes this message's change to the statement or portal table, if PostgreSQL fails or discards it. */
         Runnable undo;
+        /** For requests ending a group: its writes noted up to its last COMMIT/ROLLBACK, and whether it had one. */
+        Writes writesBeforeEnd;
+        boolean endsTransaction;
+        /** For requests ending a group: its writes noted after that (or all of them), or null. */
+        Writes writes;
 
         private Pending(byte kind) {
             this.kind = kind;
+        }
+    }
+
+    /** Writes to invalidate: relation names, relations whose dependants must be looked up, the whole database. */
+    private static final class Writes {
+        final Set<String> tables = new LinkedHashSet<>();
+        final Set<Catalog.Name> targets = new LinkedHashSet<>();
+        boolean epoch;
+
+        boolean isEmpty() {
+            return !epoch && tables.isEmpty() && targets.isEmpty();
+        }
+
+        void addAll(Writes other) {
+            if (other != null) {
+                tables.addAll(other.tables);
+                targets.addAll(other.targets);
+                epoch |= other.epoch;
+            }
+        }
+
+        void clear() {
+            tables.clear();
+            targets.clear();
+            epoch = false;
         }
     }
 

@@ -64,7 +64,7 @@ final class UtilityStatements {
             case "savepoint", "release" -> builder(Kind.SAVEPOINT).build();
             case "prepare" -> word(1).equals("transaction")
                     ? builder(Kind.OTHER).build() // ends the transaction; COMMIT PREPARED publishes it
-                    : builder(Kind.PREPARE).build();
+                    : prepare();
             case "execute" -> execute();
             case "deallocate" -> deallocate();
             case "set" -> set();
@@ -147,6 +147,13 @@ final class UtilityStatements {
     }
 
     /** {@code DEALLOCATE [PREPARE] name | ALL}: the name, or null for ALL (or a name the lexer cannot read). */
+    /** {@code PREPARE name [(types)] AS statement}: plans a statement; records its name. */
+    private Analysis prepare() {
+        Analysis.Builder b = builder(Kind.PREPARE);
+        b.settingName = qualifiedName(new int[] {1});
+        return b.build();
+    }
+
     private Analysis deallocate() {
         int i = word(1).equals("prepare") ? 2 : 1;
         Analysis.Builder b = builder(Kind.DEALLOCATE);

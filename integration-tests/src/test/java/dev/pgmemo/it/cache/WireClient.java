@@ -144,6 +144,54 @@ final class WireClient implements AutoCloseable {
         return message('B', b);
     }
 
+    /** Bind with the given parameter format codes (whatever their count) and text values. */
+    WireClient bindRaw(String portal, String statement, short[] formats, String... values) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        cstring(b, portal);
+        cstring(b, statement);
+        writeShort(b, formats.length);
+        for (short f : formats) {
+            writeShort(b, f);
+        }
+        writeShort(b, values.length);
+        for (String v : values) {
+            byte[] bytes = v.getBytes(StandardCharsets.UTF_8);
+            writeInt(b, bytes.length);
+            b.writeBytes(bytes);
+        }
+        writeShort(b, 0);
+        return message('B', b);
+    }
+
+    /** A Query whose text is these bytes exactly (say, not valid UTF-8). */
+    WireClient queryBytes(byte[] sql) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.writeBytes(sql);
+        b.write(0);
+        return message('Q', b);
+    }
+
+    /** Sends what is queued, then shuts down the sending side of the socket. */
+    void shutdownOutput() throws IOException {
+        flush();
+        socket.shutdownOutput();
+    }
+
+    /** Reads until the server closes the connection; false if it is still open after 10 seconds. */
+    boolean readToEnd() throws IOException {
+        socket.setSoTimeout(10_000);
+        try {
+            while (in.read() >= 0) {
+                // discard
+            }
+            return true;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (java.net.SocketException e) {
+            return true; // reset: closed too
+        }
+    }
+
     WireClient describePortal(String portal) {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         b.write('P');

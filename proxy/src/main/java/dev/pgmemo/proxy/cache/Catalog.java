@@ -79,25 +79,39 @@ public final class Catalog {
         return functions.getIfPresent(scopedKey(ctx, name));
     }
 
-    private final java.util.concurrent.ConcurrentHashMap<String, String> epochs = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentHashMap<String, byte[]> epochs = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicLong> generations =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
-     * Records the database epoch token seen in the store before a write's invalidation. When it differs from
-     * the one seen before (or none was seen yet), DDL (or
-     * an unknown write) happened through some pgmemo, maybe another instance: forget what is known about the
-     * database, since triggers, views, policies or functions may have changed.
+     * Records the database epoch token seen in the store (with every lookup, and before a write's
+     * invalidation). When it differs from the one seen before (or none was seen yet), DDL (or an unknown write)
+     * committed through some pgmemo, maybe another instance: forget what is known about the database, since
+     * triggers, views, policies or functions may have changed. Returns true in that case: a decision made with
+     * what was known must not be used (its lookup is neither served nor stored).
      */
-    public void observeEpoch(String database, byte[] token) {
-        String hex = java.util.HexFormat.of().formatHex(token);
-        String previous = epochs.put(database, hex);
-        if (!hex.equals(previous)) {
+    public boolean observeEpoch(String database, byte[] token) {
+        byte[] previous = epochs.put(database, token.clone());
+        if (previous == null || !java.util.Arrays.equals(previous, token)) {
             // Also on the first observation: what was learned before it cannot be dated.
             invalidateDatabase(database);
+            return true;
         }
+        return false;
+    }
+
+    /**
+     * Changes whenever what is known about a database is forgotten: a catalog query remembers its answers only
+     * if the generation it started in is still current (else they may describe the catalog before a change).
+     */
+    public long generation(String database) {
+        java.util.concurrent.atomic.AtomicLong g = generations.get(database);
+        return g == null ? 0 : g.get();
     }
 
     /** Forgets everything known about a database (after DDL in it). */
     public void invalidateDatabase(String database) {
+        generations.computeIfAbsent(database, d -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet();
         String prefix = database + '\u0000';
         relations.asMap().keySet().removeIf(k -> k.startsWith(prefix));
         functions.asMap().keySet().removeIf(k -> k.startsWith(prefix));

@@ -31,8 +31,21 @@ public record SessionContext(String database, String currentUser, String session
     };
 
     /**
+     * Every other setting this session (its client, its role, its database) changed from the server's
+     * configuration, as {@code name=value} lines: extension settings (pg_trgm.similarity_threshold, ...),
+     * client_min_messages (which notices a result comes with) and whatever else may change a result, without a
+     * list to keep up to date. Settings that cannot change a result's rows or messages are left out, so clients
+     * that only name themselves differently still share entries.
+     */
+    private static final String CHANGED_SETTINGS = "(SELECT pg_catalog.string_agg(name || '=' || setting, E'\\n' ORDER BY name)"
+            + " FROM pg_catalog.pg_settings WHERE source IN ('client', 'session', 'user', 'database', 'database user')"
+            + " AND name NOT IN ('application_name', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout',"
+            + " 'idle_session_timeout', 'transaction_timeout', 'search_path') AND name NOT LIKE 'log%')";
+
+    /**
      * The query that reads the context: one row. Column 0..3 are database, current_user, session_user and
-     * whether the session has a temporary schema; then SETTINGS in order; then the custom settings named
+     * whether the session has a temporary schema; then SETTINGS in order; then the other changed settings
+     * ({@link #CHANGED_SETTINGS}); then the custom settings named
      * (PostgreSQL cannot list those: see {@link CustomSettings}), NULL where the session has none; last the
      * running transaction's isolation level.
      */
@@ -41,6 +54,7 @@ public record SessionContext(String database, String currentUser, String session
         for (String s : SETTINGS) {
             sb.append(", pg_catalog.current_setting('").append(s).append("')");
         }
+        sb.append(", ").append(CHANGED_SETTINGS);
         for (String s : custom) {
             sb.append(", pg_catalog.current_setting(").append(Catalog.quoteLiteral(s)).append(", true)");
         }
@@ -52,7 +66,7 @@ public record SessionContext(String database, String currentUser, String session
     /** Builds the context from the DataRow of {@link #query(List)} asked with the same {@code custom} names. */
     public static SessionContext fromRow(ByteBuf dataRow, List<String> custom) {
         String[] cols = BackendMessage.dataRowText(dataRow);
-        int fixed = 4 + SETTINGS.length;
+        int fixed = 4 + SETTINGS.length + 1;
         if (cols.length != fixed + custom.size() + 1) {
             throw new IllegalStateException("unexpected context row with " + cols.length + " columns");
         }
