@@ -56,9 +56,6 @@ public final class Fingerprint {
             boolean timeDependentLiteral) {
     }
 
-    /** Longest string literal checked for the special datetime inputs. */
-    private static final int MAX_DATETIME_LITERAL = 48;
-
     private enum Last { NONE, WORD, QUOTED, PLACEHOLDER, OPEN, GLUE, OTHER }
 
     static Scan scan(String sql) {
@@ -120,7 +117,7 @@ public final class Fingerprint {
                 }
                 case STRING, NUMBER, PARAMETER -> {
                     if (type == TokenType.STRING && !timeDependentLiteral) {
-                        timeDependentLiteral = mentionsRelativeDay(sql, lexer.start(), lexer.end());
+                        timeDependentLiteral = readsTheClock(lexer);
                     }
                     space(out, last);
                     out.append('?');
@@ -145,16 +142,64 @@ public final class Fingerprint {
     }
 
     /**
-     * True if a short string literal holds one of the datetime input words that read the clock:
+     * True if the string literal at the lexer's position, as PostgreSQL decodes it, holds one of
+     * the datetime input words that read the clock. A plain or dollar-quoted literal is read in
+     * place (its raw text has the same words as its value, unless a newline joins two segments);
+     * {@code E''} and {@code U&''} literals are decoded first ({@code E'\x6eow'} is {@code 'now'}),
+     * the latter with the escape character of a following {@code UESCAPE 'c'}.
+     */
+    private static boolean readsTheClock(SqlLexer lexer) {
+        String sql = lexer.sql();
+        int start = lexer.start();
+        int end = lexer.end();
+        switch (lexer.stringPrefix()) {
+            case 'E' -> {
+                return mentionsRelativeDay(lexer.value());
+            }
+            case 'U' -> {
+                return mentionsRelativeDay(lexer.unicodeStringValue(unicodeEscape(lexer)));
+            }
+            default -> {
+                for (int i = start; i < end; i++) {
+                    char c = sql.charAt(i);
+                    if (c == '\n' || c == '\r') {
+                        return mentionsRelativeDay(lexer.value());
+                    }
+                }
+                return mentionsRelativeDay(sql, start, end);
+            }
+        }
+    }
+
+    /** The escape character of the U&amp; string at the lexer's position: {@code UESCAPE 'c'} after it, or {@code \}. */
+    private static char unicodeEscape(SqlLexer lexer) {
+        SqlLexer ahead = new SqlLexer(lexer.sql(), lexer.end());
+        if (ahead.next() && ahead.isWord("uescape") && ahead.next() && ahead.type() == TokenType.STRING) {
+            String escape = ahead.value();
+            if (escape.length() == 1) {
+                return escape.charAt(0);
+            }
+        }
+        return '\\';
+    }
+
+    /**
+     * True if a date/time input text (a decoded literal, or a parameter value in text form) holds
+     * a word that reads the clock; see {@link #mentionsRelativeDay(CharSequence, int, int)}.
+     */
+    public static boolean mentionsRelativeDay(CharSequence text) {
+        return mentionsRelativeDay(text, 0, text.length());
+    }
+
+    /**
+     * True if the text holds one of the datetime input words that read the clock:
      * {@code 'now'}, {@code 'today'}, {@code 'tomorrow'}, {@code 'yesterday'}
      * (https://www.postgresql.org/docs/current/datatype-datetime.html#DATATYPE-DATETIME-SPECIAL-VALUES),
-     * as a whole word in any case. {@code 'now'::timestamptz} is as volatile as {@code now()}, and
-     * since literals do not enter the fingerprint this is checked on every call.
+     * as a whole word (a run of ASCII letters, the way the server's datetime parser splits its
+     * input) in any case, at any length: the parser skips any amount of whitespace. Since
+     * literals do not enter the fingerprint this is checked on every call.
      */
-    static boolean mentionsRelativeDay(String sql, int start, int end) {
-        if (end - start > MAX_DATETIME_LITERAL) {
-            return false;
-        }
+    static boolean mentionsRelativeDay(CharSequence sql, int start, int end) {
         int i = start;
         while (i < end) {
             char c = sql.charAt(i);
@@ -167,14 +212,24 @@ public final class Fingerprint {
                 i++;
             }
             int length = i - word;
-            if ((length == 3 && sql.regionMatches(true, word, "now", 0, 3))
-                    || (length == 5 && sql.regionMatches(true, word, "today", 0, 5))
-                    || (length == 8 && sql.regionMatches(true, word, "tomorrow", 0, 8))
-                    || (length == 9 && sql.regionMatches(true, word, "yesterday", 0, 9))) {
+            if ((length == 3 && matches(sql, word, "now"))
+                    || (length == 5 && matches(sql, word, "today"))
+                    || (length == 8 && matches(sql, word, "tomorrow"))
+                    || (length == 9 && matches(sql, word, "yesterday"))) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** ASCII case-insensitive comparison of {@code lowerCaseWord.length()} characters at {@code from}. */
+    private static boolean matches(CharSequence text, int from, String lowerCaseWord) {
+        for (int k = 0; k < lowerCaseWord.length(); k++) {
+            if (SqlLexer.toLowerAscii(text.charAt(from + k)) != lowerCaseWord.charAt(k)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static boolean isLetter(char c) {

@@ -69,6 +69,12 @@ public final class SqlLexer {
         this.length = sql.length();
     }
 
+    /** A lexer that starts at offset {@code from} of {@code sql} (to look ahead of another one). */
+    SqlLexer(String sql, int from) {
+        this(sql);
+        this.pos = from;
+    }
+
     /** The text being lexed. */
     public String sql() {
         return sql;
@@ -587,14 +593,66 @@ public final class SqlLexer {
             boolean closed = t.length() >= 2 * tagLength && t.endsWith(tag);
             return t.substring(tagLength, closed ? t.length() - tagLength : t.length());
         }
+        if (stringPrefix == 'U') {
+            return decodeUnicodeEscapes(quotedBody(t, false), '\\');
+        }
+        return quotedBody(t, stringPrefix == 'E');
+    }
+
+    /**
+     * For a {@code U&'...'} string: its value with {@code escape} as the escape character, as set
+     * by a {@code UESCAPE 'c'} clause after the literal ({@link #value()} assumes the default
+     * backslash).
+     */
+    String unicodeStringValue(char escape) {
+        return decodeUnicodeEscapes(quotedBody(text(), false), escape);
+    }
+
+    /**
+     * The body of a quoted string token: {@code ''} undoubled, continuation segments joined and,
+     * for E'' strings, backslash escapes decoded as scan.l does: {@code \b \f \n \r \t},
+     * {@code \o}..{@code \ooo} and {@code \xh}/{@code \xhh} bytes (read as UTF-8),
+     * {@code &#92;uXXXX}, {@code &#92;UXXXXXXXX}, and any other {@code \c} as {@code c}.
+     */
+    private static String quotedBody(String t, boolean escapes) {
         int open = t.indexOf('\'');
-        boolean escapes = stringPrefix == 'E';
         StringBuilder out = new StringBuilder(t.length());
+        java.io.ByteArrayOutputStream bytes = null;
         int i = open + 1;
         while (i < t.length()) {
             char c = t.charAt(i);
             if (escapes && c == '\\' && i + 1 < t.length()) {
                 char e = t.charAt(i + 1);
+                int octal = 0;
+                int n = 0;
+                while (n < 3 && i + 1 + n < t.length() && t.charAt(i + 1 + n) >= '0' && t.charAt(i + 1 + n) <= '7') {
+                    octal = octal * 8 + (t.charAt(i + 1 + n) - '0');
+                    n++;
+                }
+                if (n > 0) {
+                    bytes = addByte(bytes, octal);
+                    i += 1 + n;
+                    continue;
+                }
+                if (e == 'x' && i + 2 < t.length() && Character.digit(t.charAt(i + 2), 16) >= 0) {
+                    int hex = Character.digit(t.charAt(i + 2), 16);
+                    n = 1;
+                    if (i + 3 < t.length() && Character.digit(t.charAt(i + 3), 16) >= 0) {
+                        hex = hex * 16 + Character.digit(t.charAt(i + 3), 16);
+                        n = 2;
+                    }
+                    bytes = addByte(bytes, hex);
+                    i += 2 + n;
+                    continue;
+                }
+                flushBytes(bytes, out);
+                int digits = e == 'u' ? 4 : e == 'U' ? 8 : 0;
+                int codePoint = digits > 0 ? hexValue(t, i + 2, digits) : -1;
+                if (codePoint >= 0 && Character.isValidCodePoint(codePoint)) {
+                    out.appendCodePoint(codePoint);
+                    i += 2 + digits;
+                    continue;
+                }
                 switch (e) {
                     case 'n' -> out.append('\n');
                     case 't' -> out.append('\t');
@@ -604,7 +662,10 @@ public final class SqlLexer {
                     default -> out.append(e);
                 }
                 i += 2;
-            } else if (c == '\'') {
+                continue;
+            }
+            flushBytes(bytes, out);
+            if (c == '\'') {
                 if (i + 1 < t.length() && t.charAt(i + 1) == '\'') {
                     out.append('\'');
                     i += 2;
@@ -620,6 +681,71 @@ public final class SqlLexer {
                 out.append(c);
                 i++;
             }
+        }
+        flushBytes(bytes, out);
+        return out.toString();
+    }
+
+    private static java.io.ByteArrayOutputStream addByte(java.io.ByteArrayOutputStream bytes, int b) {
+        java.io.ByteArrayOutputStream buffer = bytes != null ? bytes : new java.io.ByteArrayOutputStream();
+        buffer.write(b & 0xFF);
+        return buffer;
+    }
+
+    private static void flushBytes(java.io.ByteArrayOutputStream bytes, StringBuilder out) {
+        if (bytes != null && bytes.size() > 0) {
+            out.append(bytes.toString(java.nio.charset.StandardCharsets.UTF_8));
+            bytes.reset();
+        }
+    }
+
+    /** The value of {@code digits} hex digits at {@code from}, or -1. */
+    private static int hexValue(String s, int from, int digits) {
+        if (from + digits > s.length()) {
+            return -1;
+        }
+        int v = 0;
+        for (int k = from; k < from + digits; k++) {
+            int d = Character.digit(s.charAt(k), 16);
+            if (d < 0) {
+                return -1;
+            }
+            v = v * 16 + d;
+        }
+        return v;
+    }
+
+    /**
+     * Decodes the escapes of a {@code U&'...'} string body
+     * (https://www.postgresql.org/docs/current/sql-syntax-lexical.html#SQL-SYNTAX-STRINGS-UESCAPE):
+     * escape + 4 hex digits, escape + {@code +} + 6 hex digits, and a doubled escape. Anything the
+     * server would reject is kept as written.
+     */
+    static String decodeUnicodeEscapes(String body, char escape) {
+        if (body.indexOf(escape) < 0) {
+            return body;
+        }
+        StringBuilder out = new StringBuilder(body.length());
+        int i = 0;
+        while (i < body.length()) {
+            char c = body.charAt(i);
+            if (c == escape && i + 1 < body.length()) {
+                if (body.charAt(i + 1) == escape) {
+                    out.append(escape);
+                    i += 2;
+                    continue;
+                }
+                boolean plus = body.charAt(i + 1) == '+';
+                int digits = plus ? 6 : 4;
+                int codePoint = hexValue(body, i + (plus ? 2 : 1), digits);
+                if (codePoint >= 0 && Character.isValidCodePoint(codePoint)) {
+                    out.appendCodePoint(codePoint);
+                    i += (plus ? 2 : 1) + digits;
+                    continue;
+                }
+            }
+            out.append(c);
+            i++;
         }
         return out.toString();
     }

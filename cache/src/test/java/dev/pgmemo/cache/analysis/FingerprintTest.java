@@ -111,4 +111,16 @@ class FingerprintTest {
         assertThat(Fingerprint.scan("(SELECT 1) UNION (SELECT 2)").firstWord()).isEqualTo("(");
         assertThat(Fingerprint.scan(";;").statements()).isZero();
     }
+
+    @Test
+    void findsClockWordsInDecodedLiterals() {
+        assertThat(Fingerprint.scan("SELECT U&'!006Eow' UESCAPE '!'").timeDependentLiteral()).isTrue();
+        assertThat(Fingerprint.scan("SELECT U&'\\006Eow'").timeDependentLiteral()).isTrue();
+        assertThat(Fingerprint.scan("SELECT E'\\x6eow'").timeDependentLiteral()).isTrue();
+        assertThat(Fingerprint.scan("SELECT 'no'\n  'w'").timeDependentLiteral()).isTrue();
+        assertThat(Fingerprint.scan("SELECT '" + " ".repeat(1000) + "now'").timeDependentLiteral()).isTrue();
+        assertThat(Fingerprint.scan("SELECT $x$tomorrow$x$").timeDependentLiteral()).isTrue();
+        assertThat(Fingerprint.scan("SELECT 'no' || 'w', E'\\x6e', U&'!006E' UESCAPE '!', 'snow'").timeDependentLiteral())
+                .isFalse();
+    }
 }

@@ -227,6 +227,47 @@ class QueryAnalyzerTest {
             assertCacheable("SELECT * FROM films WHERE title IN ('Snowpiercer', 'knowledge', 'Todays')");
         }
 
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT E'\\x6eow'::timestamptz",
+            "SELECT E'\\156ow'::date",
+            "SELECT E'\\u006eow'::timestamptz",
+            "SELECT E'\\U0000006Eow'::timestamptz",
+            "SELECT E'n\\ow'::timestamptz",
+            "SELECT U&'\\006Eow'::timestamptz",
+            "SELECT U&'\\+00006Eow'::timestamptz",
+            "SELECT $$now$$::timestamptz",
+            "SELECT $d$ToDay$d$::date",
+            "SELECT 'no'\n'w'::timestamptz",
+            "SELECT * FROM events WHERE ts > E'\\x6eow'",
+            "SELECT * FROM events WHERE ts > $$now$$",
+            "SELECT * FROM events WHERE ts > U&'\\0074oday'",
+        })
+        void neverCachesEscapedOrQuotedClockLiterals(String sql) {
+            assertBypass(sql, BypassReason.VOLATILE_FUNCTION);
+        }
+
+        @Test
+        void clockLiteralsAreFoundAtAnyLength() {
+            String padding = " ".repeat(200);
+            assertBypass("SELECT '" + padding + "now" + padding + "'::timestamptz", BypassReason.VOLATILE_FUNCTION);
+            assertBypass("SELECT * FROM t WHERE ts > '" + padding + "today 10:00'", BypassReason.VOLATILE_FUNCTION);
+            assertBypass("SELECT E'" + padding + "\\x6eow'::timestamptz", BypassReason.VOLATILE_FUNCTION);
+        }
+
+        @Test
+        void escapedClockLiteralsAreCheckedOnEveryCallNotMemoized() {
+            String fixed = "SELECT * FROM events WHERE ts > '2024-01-01'::timestamptz";
+            String escaped = "SELECT * FROM events WHERE ts > E'\\x6eow'::timestamptz";
+            String unicode = "SELECT * FROM events WHERE ts > U&'\\006Eow'::timestamptz";
+            assertThat(Fingerprint.of(fixed)).isEqualTo(Fingerprint.of(escaped)).isEqualTo(Fingerprint.of(unicode));
+            assertCacheable(fixed);
+            assertBypass(escaped, BypassReason.VOLATILE_FUNCTION);
+            assertBypass(unicode, BypassReason.VOLATILE_FUNCTION);
+            assertCacheable("SELECT * FROM events WHERE ts > E'\\x32024-01-01'::timestamptz");
+            assertThat(analyzer.parserRuns()).isEqualTo(1);
+        }
+
         @Test
         void setConfigIsReportedAsASessionChange() {
             Analysis a = assertBypass("SELECT set_config('app.tenant', $1, false)", BypassReason.VOLATILE_FUNCTION);

@@ -60,7 +60,12 @@ class SqlLexerTest {
                 arguments("B'1010'", "1010"),
                 arguments("X'1F'", "1F"),
                 arguments("N'national'", "national"),
-                arguments("U&'d\\0061t'", "d\\0061t"));
+                arguments("U&'d\\0061t'", "dat"),
+                arguments("U&'\\+00006Eo\\\\w'", "no\\w"),
+                arguments("E'\\x6eo\\x77'", "now"),
+                arguments("E'\\156\\157w'", "now"),
+                arguments("E'\\u006Eow \\U0001F600'", "now \uD83D\uDE00"),
+                arguments("E'n\\o\\w\\\\'", "now\\"));
     }
 
     @ParameterizedTest
