@@ -111,7 +111,10 @@ public record Analysis(
         UNSUPPORTED_SYNTAX,
         /**
          * Calls a STABLE or VOLATILE function, incl. keyword forms such as CURRENT_USER, uses
-         * TABLESAMPLE, or a datetime literal that reads the clock ({@code 'now'}, {@code 'today'}).
+         * TABLESAMPLE, a datetime literal that reads the clock ({@code 'now'}, {@code 'today'},
+         * also escaped: {@code E'\x6eow'}), a conversion to a date/time type of anything but a
+         * literal or parameter ({@code reverse('won')::timestamptz}) or to time with time zone at
+         * all.
          */
         VOLATILE_FUNCTION,
         /** Only obstacle: functions in {@code unknownFunctions} whose volatility the proxy must look up. */

@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * memoized by fingerprint in a bounded Caffeine cache, so JSqlParser runs once per new statement
  * shape, on the statement's own tokens (not the fingerprint: {@code INTERVAL ?} does not parse),
  * with literals made uniform since they never change a verdict. The one literal fact that does,
- * a {@code 'now'}-style datetime input, is checked in the fingerprint pass on every call.
+ * a {@code 'now'}-style datetime input (in any literal, decoded: {@code E'\x6eow'} too), is checked
+ * in the fingerprint pass on every call; conversions to date/time types of anything but a literal
+ * or a parameter ({@code reverse('won')::timestamptz}) are a fact of the shape.
  * Utility statements (BEGIN, SET, COPY, TRUNCATE, DDL...) are classified from their tokens on
  * every call, never memoized: their verdicts carry literal values ({@code SET app.tenant = 'x'})
  * and are cheap to recompute. Thread-safe.
@@ -223,7 +225,8 @@ public final class QueryAnalyzer {
         b.reads(scanner.reads).writes(scanner.writes);
         b.callsSetConfig = facts.setConfig;
 
-        boolean notImmutable = facts.notImmutable;
+        // A conversion that may read the clock is as volatile as now().
+        boolean notImmutable = facts.notImmutable || facts.clockConversion;
         boolean writerCall = facts.writerCall;
         for (String function : scanner.functions) {
             switch (Functions.classify(function)) {

@@ -268,6 +268,63 @@ class QueryAnalyzerTest {
             assertThat(analyzer.parserRuns()).isEqualTo(1);
         }
 
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT reverse('won')::timestamptz",
+            "SELECT CAST(reverse('won') AS timestamptz)",
+            "SELECT CAST(lower('NOW') AS timestamp with time zone)",
+            "SELECT (s || '')::date FROM t",
+            "SELECT s::timestamp FROM t",
+            "SELECT s::pg_catalog.timestamptz FROM t",
+            "SELECT s::\"timestamp\" FROM t",
+            "SELECT s::timestamp(3) without time zone FROM t",
+            "SELECT s::time FROM t",
+            "SELECT string_to_array(s, ',')::date[] FROM t",
+            "SELECT s::tstzrange FROM t",
+            "SELECT s::my_domain FROM t",
+            "SELECT s::app.my_type FROM t",
+            "SELECT 'x'::text::date",
+            "SELECT date(reverse('won'))",
+            "SELECT timestamptz(s) FROM t",
+            "SELECT pg_catalog.timestamptz(s) FROM t",
+            "SELECT \"timestamp\"(s) FROM t",
+            "SELECT * FROM t WHERE created > CAST(s AS date)",
+        })
+        void neverCachesRunTimeConversionsToDateTimeTypes(String sql) {
+            assertBypass(sql, BypassReason.VOLATILE_FUNCTION);
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT '10:00'::timetz",
+            "SELECT '10:00+02'::time with time zone",
+            "SELECT timetz '10:00'",
+            "SELECT CAST('10:00' AS time(3) with time zone)",
+            "SELECT '10:00'::time::timetz",
+            "SELECT $1::timetz",
+        })
+        void neverCachesConversionsToTimeWithTimeZone(String sql) {
+            // time with time zone input without a date takes the DST offset of the current date
+            assertBypass(sql, BypassReason.VOLATILE_FUNCTION);
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT '2024-01-01'::timestamptz",
+            "SELECT CAST('2024-01-01' AS date), CAST($1 AS timestamp with time zone)",
+            "SELECT * FROM t WHERE ts > $1::timestamptz",
+            "SELECT timestamp '2024-01-01 10:00', DATE '2024-01-01', time '10:00'",
+            "SELECT s::text, n::int, n::numeric(10, 2), j::jsonb, d::interval, x::double precision FROM t",
+            "SELECT CAST(n AS bigint), CAST(s AS varchar(20)), s::pg_catalog.text FROM t",
+            "SELECT 'epoch'::timestamptz, 'infinity'::date, '-infinity'::timestamp",
+            "SELECT * FROM t WHERE ts > '2024-01-01' AND title = 'snow'",
+            "SELECT '2024-01-01'::timestamp(3), '{2024-01-01}'::date[]",
+            "SELECT 1 AS date, t.date, t.timestamptz FROM t",
+        })
+        void cachesConversionsOfConstantDateTimeInput(String sql) {
+            assertCacheable(sql);
+        }
+
         @Test
         void setConfigIsReportedAsASessionChange() {
             Analysis a = assertBypass("SELECT set_config('app.tenant', $1, false)", BypassReason.VOLATILE_FUNCTION);
