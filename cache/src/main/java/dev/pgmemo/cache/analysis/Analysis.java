@@ -25,6 +25,7 @@ import java.util.function.Predicate;
  *                         proxy bumps the epoch: DO, CALL, EXECUTE, DDL, GRANT/REVOKE,
  *                         TRUNCATE ... CASCADE, COPY FROM ... WHERE, unparseable statements,
  *                         data-modifying CTEs, SELECT INTO, built-ins that write (lo_*, dblink*),
+ *                         operators PostgreSQL does not define (their function may be VOLATILE),
  *                         and, except for a SELECT, any call of an unknown function. For a SELECT
  *                         the functions in {@code unknownFunctions} are left to the proxy, which
  *                         looks them up anyway: a VOLATILE one may write (see
@@ -114,7 +115,7 @@ public record Analysis(
          * TABLESAMPLE, a datetime literal that reads the clock ({@code 'now'}, {@code 'today'},
          * also escaped: {@code E'\x6eow'}), a conversion to a date/time type of anything but a
          * literal or parameter ({@code reverse('won')::timestamptz}) or to time with time zone at
-         * all.
+         * all, or an operator PostgreSQL does not define ({@code 1 ### 2}: its function is unknown).
          */
         VOLATILE_FUNCTION,
         /** Only obstacle: functions in {@code unknownFunctions} whose volatility the proxy must look up. */

@@ -26,6 +26,20 @@ final class LexicalFacts {
             "varchar", "char", "character", "varying", "nchar", "numeric", "decimal", "dec", "bit",
             "varbit", "float", "time", "timestamp", "timestamptz", "timetz", "interval");
 
+    /**
+     * Operator symbols defined in pg_catalog by PostgreSQL 15
+     * ({@code SELECT DISTINCT oprname FROM pg_operator WHERE oprnamespace = 'pg_catalog'::regnamespace}),
+     * plus {@code !=} (read as {@code <>}) and the named-argument markers {@code =>} and {@code :=}.
+     * Any other symbol is a user-defined or extension operator whose function pgmemo does not know.
+     */
+    static final Set<String> BUILTIN_OPERATORS = Set.of(
+            "!!", "!~", "!~*", "!~~", "!~~*", "#", "##", "#-", "#>", "#>>", "%", "&", "&&", "&<", "&<|", "&>",
+            "*", "*<", "*<=", "*<>", "*=", "*>", "*>=", "+", "-", "->", "->>", "-|-", "/", "<", "<->", "<<",
+            "<<=", "<<|", "<=", "<>", "<@", "<^", "=", ">", ">=", ">>", ">>=", ">^", "?", "?#", "?&", "?-",
+            "?-|", "?|", "?||", "@", "@-@", "@>", "@?", "@@", "@@@", "^", "^@", "|", "|&>", "|/", "|>>", "||",
+            "||/", "~", "~*", "~<=~", "~<~", "~=", "~>=~", "~>~", "~~", "~~*",
+            "!=", "=>", ":=");
+
     /** Date/time types whose text input reads the clock ('now', 'today'...), and ranges and multiranges of them. */
     private static final Set<String> DATETIME_TYPES = Set.of("timestamp", "timestamptz", "date", "time",
             "timetz", "abstime", "tsrange", "tstzrange", "daterange", "tsmultirange", "tstzmultirange",
@@ -65,6 +79,8 @@ final class LexicalFacts {
      * the result may depend on the clock ({@code reverse('won')::timestamptz}).
      */
     boolean clockConversion;
+    /** An operator that is not one of PostgreSQL's built-in symbols, or {@code OPERATOR(...)} naming one. */
+    boolean unknownOperator;
     /** A call to a known writing built-in ({@code lo_import(...)}). */
     boolean writerCall;
     boolean setConfig;
@@ -96,6 +112,9 @@ final class LexicalFacts {
             if (t.isSymbol(")")) {
                 depth = Math.max(0, depth - 1);
                 continue;
+            }
+            if (t.type() == TokenType.OPERATOR && !BUILTIN_OPERATORS.contains(t.text())) {
+                f.unknownOperator = true;
             }
             if (t.isSymbol("::")) {
                 f.conversion(tokens, i + 1, isLiteral(prev));
@@ -154,7 +173,7 @@ final class LexicalFacts {
     }
 
     /**
-     * At a name not after a dot: {@code CAST(x AS type)}, a
+     * At a name not after a dot: {@code CAST(x AS type)}, {@code OPERATOR(schema.op)}, a
      * function-style conversion {@code timestamptz(x)}, or a typed literal
      * {@code time with time zone '10:00'}.
      */
@@ -185,6 +204,10 @@ final class LexicalFacts {
             }
             return;
         }
+        if (open && t.isWord("operator")) {
+            operatorSyntax(tokens, i + 2);
+            return;
+        }
         boolean typeContext = prev != null && (prev.isSymbol("::") || prev.isWord("as"));
         if (typeContext) {
             return;
@@ -206,6 +229,27 @@ final class LexicalFacts {
             if (end < tokens.size() && tokens.get(end).type() == TokenType.STRING) {
                 clockConversion = true; // timetz '10:00', time with time zone '10:00'
             }
+        }
+    }
+
+    /** {@code OPERATOR(} already read; {@code k} is the first token of the operator name. */
+    private void operatorSyntax(List<Token> tokens, int k) {
+        int close = k;
+        while (close < tokens.size() && !tokens.get(close).isSymbol(")")) {
+            close++;
+        }
+        boolean vetted = false;
+        if (close == k + 1) {
+            vetted = tokens.get(k).type() == TokenType.OPERATOR && BUILTIN_OPERATORS.contains(tokens.get(k).text());
+        } else if (close == k + 3) {
+            Token schema = tokens.get(k);
+            Token op = tokens.get(k + 2);
+            vetted = (schema.type() == TokenType.IDENTIFIER || schema.type() == TokenType.QUOTED_IDENTIFIER)
+                    && schema.value().equals("pg_catalog") && tokens.get(k + 1).isSymbol(".")
+                    && op.type() == TokenType.OPERATOR && BUILTIN_OPERATORS.contains(op.text());
+        }
+        if (!vetted) {
+            unknownOperator = true;
         }
     }
 

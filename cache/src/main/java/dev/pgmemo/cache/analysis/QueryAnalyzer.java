@@ -225,9 +225,10 @@ public final class QueryAnalyzer {
         b.reads(scanner.reads).writes(scanner.writes);
         b.callsSetConfig = facts.setConfig;
 
-        // A conversion that may read the clock is as volatile as now().
-        boolean notImmutable = facts.notImmutable || facts.clockConversion;
-        boolean writerCall = facts.writerCall;
+        // A conversion that may read the clock is as volatile as now(); an operator PostgreSQL does not
+        // define runs a function pgmemo cannot see, which may be VOLATILE and write like any unknown function.
+        boolean notImmutable = facts.notImmutable || facts.clockConversion || facts.unknownOperator;
+        boolean writerCall = facts.writerCall || facts.unknownOperator;
         for (String function : scanner.functions) {
             switch (Functions.classify(function)) {
                 case IMMUTABLE -> {
@@ -297,7 +298,7 @@ public final class QueryAnalyzer {
         b.callsSetConfig = facts.setConfig;
         b.unknownFunctions.addAll(facts.possibleCalls);
         boolean provablyReadOnly = plainQuery && !facts.modifyingCte && !facts.into && !facts.writerCall
-                && facts.possibleCalls.isEmpty();
+                && !facts.unknownOperator && facts.possibleCalls.isEmpty();
         b.writesUnknown = !provablyReadOnly;
         return b.build();
     }

@@ -325,6 +325,59 @@ class QueryAnalyzerTest {
             assertCacheable(sql);
         }
 
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT 1 ### 2",
+            "SELECT * FROM t WHERE a <=> b",
+            "SELECT * FROM t ORDER BY embedding <#> $1 LIMIT 5",
+            "SELECT * FROM t WHERE a !== b",
+        })
+        void neverCachesUserDefinedOperators(String sql) {
+            // the function behind an operator PostgreSQL does not define is unknown: it may be volatile and write
+            Analysis a = assertBypass(sql, BypassReason.VOLATILE_FUNCTION);
+            assertThat(a.writesUnknown()).as(sql).isTrue();
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT * FROM t WHERE a OPERATOR(public.===) b",
+            "SELECT * FROM t WHERE a OPERATOR(pg_catalog.###) b",
+            "SELECT * FROM t WHERE a OPERATOR(\"###\") b",
+            "SELECT * FROM t WHERE a OPERATOR(===) b",
+        })
+        void neverCachesOperatorSyntaxNamingAnUnknownOperator(String sql) {
+            Analysis a = analyze(sql);
+            assertThat(a.cacheable()).as(sql).isFalse();
+            assertThat(a.writesUnknown()).as(sql).isTrue();
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {
+            "SELECT a # 1, a ## b, p <-> q, a ?| b, j @? c, j #- c, n ^@ 'x' FROM t",
+            "SELECT a <<| b, a |>> b, a &<| b, a |&> b, a -|- b, a ~>=~ b, a @-@ b FROM t",
+            "SELECT |/ a, @ a, ||/ a FROM t",
+            "SELECT * FROM t WHERE a !~~* 'x' AND b !~ 'y' AND c @@ d AND e <@ f AND g != h",
+        })
+        void builtinOperatorsStayCacheable(String sql) {
+            assertCacheable(sql);
+        }
+
+        @Test
+        void namedArgumentMarkersAreNotOperators() {
+            // JSqlParser rejects ":=" and does not vet "=>", but they are no operators to look up
+            Analysis a = assertBypass("SELECT make_interval(hours := 2) FROM t", BypassReason.PARSE_ERROR);
+            assertThat(a.writesUnknown()).isFalse();
+            assertThat(LexicalFacts.of(SqlLexer.tokenize("SELECT make_interval(days => 1, hours := 2)")).unknownOperator)
+                    .isFalse();
+        }
+
+        @Test
+        void userDefinedOperatorsInDmlAreUnknownWrites() {
+            assertThat(analyze("INSERT INTO t VALUES (1 ### 2)").writesUnknown()).isTrue();
+            assertThat(analyze("UPDATE t SET a = b <=> c").writesUnknown()).isTrue();
+            assertThat(analyze("UPDATE t SET a = b + c").writesUnknown()).isFalse();
+        }
+
         @Test
         void setConfigIsReportedAsASessionChange() {
             Analysis a = assertBypass("SELECT set_config('app.tenant', $1, false)", BypassReason.VOLATILE_FUNCTION);
