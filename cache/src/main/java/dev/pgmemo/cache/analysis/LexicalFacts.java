@@ -224,7 +224,7 @@ final class LexicalFacts {
                 return;
             }
         }
-        if (t.type() == TokenType.IDENTIFIER && targetType(tokens, i) == TargetType.TIMETZ) {
+        if (targetType(tokens, i) == TargetType.TIMETZ) {
             int end = typeEnd(tokens, i);
             if (end < tokens.size() && tokens.get(end).type() == TokenType.STRING) {
                 clockConversion = true; // timetz '10:00', time with time zone '10:00'

@@ -308,6 +308,18 @@ class QueryAnalyzerTest {
             assertBypass(sql, BypassReason.VOLATILE_FUNCTION);
         }
 
+        @Test
+        void findsEverySpellingOfTimeWithTimeZone() {
+            for (String sql : List.of("SELECT pg_catalog.timetz '10:00'", "SELECT \"timetz\" '10:00'",
+                    "SELECT x::pg_catalog.\"timetz\" FROM t", "SELECT CAST(x AS TIME WITH TIME ZONE) FROM t")) {
+                assertThat(LexicalFacts.of(SqlLexer.tokenize(sql)).clockConversion).as(sql).isTrue();
+            }
+            for (String sql : List.of("SELECT ts AT TIME ZONE 'UTC' FROM t", "SELECT timetz FROM t",
+                    "SELECT '10:00'::time AS timetz", "SELECT time '10:00', time(3) '10:00'")) {
+                assertThat(LexicalFacts.of(SqlLexer.tokenize(sql)).clockConversion).as(sql).isFalse();
+            }
+        }
+
         @ParameterizedTest
         @ValueSource(strings = {
             "SELECT '2024-01-01'::timestamptz",
