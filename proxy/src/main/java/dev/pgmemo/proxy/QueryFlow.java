@@ -107,7 +107,10 @@ final class QueryFlow {
     private long catalogFailedAt;
     /** How long a session does without catalog queries after one failed (a timeout, revoked catalogs...). */
     private static final long CATALOG_RETRY_NANOS = TimeUnit.SECONDS.toNanos(30);
-    /** An Execute with a row limit ran on the unnamed portal in this transaction (it may be suspended). */
+    /**
+     * The unnamed portal of this transaction may still be used: bound and not run to completion (not executed
+     * yet, or executed with a row limit and maybe suspended). pgmemo's catalog query, a simple Query, would drop it.
+     */
     private boolean unnamedPortalMaySuspend;
     // Writes are invalidated when the transaction they belong to has ended and PostgreSQL said so. Each is
     // noted when its statement goes upstream, in `noted`; the request that ends the group (Query, Sync,
@@ -574,22 +577,14 @@ final class QueryFlow {
 
     /**
      * PostgreSQL reads the date/time input strings 'now', 'today', 'tomorrow' and 'yesterday' at execution
-     * time, so a parameter holding one (in text or unspecified format) makes the result depend on the clock.
+     * time, so a parameter holding one (in any format: binary text cast in the SQL is read too) makes the result depend on the clock.
      */
     private static boolean hasClockLiteral(FrontendMessage.Bind b) {
-        for (int i = 0; i < b.values().length; i++) {
-            byte[] v = b.values()[i];
-            if (v == null || v.length < 3 || v.length > 32) {
-                continue;
-            }
-            short format = b.parameterFormats().length == 0 ? 0
-                    : b.parameterFormats().length == 1 ? b.parameterFormats()[0] : b.parameterFormats()[i];
-            if (format != 0) {
-                continue;
-            }
-            String s = new String(v, java.nio.charset.StandardCharsets.UTF_8).trim().toLowerCase(java.util.Locale.ROOT);
-            if (s.startsWith("now") || s.startsWith("today") || s.startsWith("tomorrow") || s.startsWith("yesterday")
-                    || s.contains(" now") || s.contains("today") || s.contains("tomorrow") || s.contains("yesterday")) {
+        // Every value, whatever its length and format: a binary-format text parameter cast to a date/time type in
+        // the SQL ($1::text::timestamptz) is read as text too. A false match only costs a cache lookup.
+        for (byte[] v : b.values()) {
+            if (v != null && v.length >= 3
+                    && dev.pgmemo.cache.analysis.Fingerprint.mentionsRelativeDay(new String(v, java.nio.charset.StandardCharsets.ISO_8859_1))) {
                 return true;
             }
         }
@@ -756,7 +751,7 @@ final class QueryFlow {
                     p.undo = () -> portals.remove(b.portal(), portal);
                 }
                 if (b.portal().isEmpty()) {
-                    unnamedPortalMaySuspend = false;
+                    unnamedPortalMaySuspend = true; // until an Execute runs it to completion
                 }
             } else if (msg instanceof FrontendMessage.Describe d) {
                 if (d.kind() == 'S') {
@@ -769,8 +764,8 @@ final class QueryFlow {
                 }
             } else if (msg instanceof FrontendMessage.Execute e) {
                 Portal portal = portals.get(e.portal());
-                if (e.portal().isEmpty() && e.maxRows() != 0) {
-                    unnamedPortalMaySuspend = true;
+                if (e.portal().isEmpty()) {
+                    unnamedPortalMaySuspend = e.maxRows() != 0;
                 }
                 Exec x = byIndex.get(i);
                 if (x != null) {
