@@ -63,16 +63,34 @@ public final class Catalog {
     }
 
     /**
-     * What name resolution depends on: the search_path text, and the current user when the path names
-     * {@code "$user"} (the default path), since that resolves the same text to each user's own schema.
+     * What name resolution and visibility depend on: the search_path text and the current user (the role
+     * whose privileges apply). {@code "$user"} resolves to each user's own schema, a schema on the path the
+     * role has no USAGE on is skipped, and to_regclass finds nothing the role cannot see; so two roles may
+     * resolve the same name under the same path text to different relations. Role memberships, which also
+     * decide privileges, change only through GRANT/REVOKE/DDL, after which the database is forgotten.
      */
-    private static String resolutionScope(SessionContext ctx) {
-        String path = ctx.searchPath();
-        return path != null && path.contains("$user") ? path + '\u0000' + ctx.currentUser() : path;
+    static String resolutionScope(SessionContext ctx) {
+        return ctx.searchPath() + '\u0000' + ctx.currentUser();
     }
 
-    public Relation relation(SessionContext ctx, String name) {
-        return relations.getIfPresent(scopedKey(ctx, name));
+    /**
+     * Whether a name can be remembered under this context. A session with a temporary schema resolves an
+     * unqualified name (or one in pg_temp) to its own temporary relations first, which no other session shares
+     * and which vanish without DDL passing through pgmemo (DISCARD TEMP, the end of the backend, whose temporary
+     * schema a later session inherits): such names are never remembered, so a write to them invalidates the
+     * database. (Reads in such sessions never use the cache.)
+     */
+    static boolean rememberable(SessionContext ctx, String key) {
+        if (!ctx.hasTempSchema()) {
+            return true;
+        }
+        int sep = key.indexOf('\u0000');
+        return sep >= 0 && !key.substring(0, sep).startsWith("pg_temp");
+    }
+
+    /** What is remembered about a relation under this context; {@code key} is a {@link Name#key()}. */
+    public Relation relation(SessionContext ctx, String key) {
+        return rememberable(ctx, key) ? relations.getIfPresent(scopedKey(ctx, key)) : null;
     }
 
     public Volatility function(SessionContext ctx, String name) {
@@ -131,8 +149,12 @@ public final class Catalog {
             return schema == null ? quoteIdent(name) : quoteIdent(schema) + "." + quoteIdent(name);
         }
 
+        /**
+         * The name's key in the memo. Schema and name are separated by a character no identifier contains, so
+         * that {@code "a.b"} (one unqualified name) and {@code a.b} are different keys.
+         */
         public String key() {
-            return schema == null ? name : schema + "." + name;
+            return schema == null ? name : schema + '\u0000' + name;
         }
     }
 
@@ -244,7 +266,9 @@ public final class Catalog {
             }
         }
         Relation r = new Relation(c[1], lines(c[2]), lines(c[8]), bypass, lines(c[4]), "true".equals(c[5]), settings);
-        relations.put(scopedKey(ctx, names.get(i).key()), r);
+        if (rememberable(ctx, names.get(i).key())) {
+            relations.put(scopedKey(ctx, names.get(i).key()), r);
+        }
         return r;
     }
 
@@ -320,11 +344,15 @@ public final class Catalog {
         return "'" + s.replace("'", "''") + "'";
     }
 
-    /** Names among {@code wanted} not yet known under this context. */
+    /**
+     * Names among {@code wanted} not yet known under this context, leaving out those it cannot remember
+     * (see {@link #rememberable}): asking about them would teach nothing, and a write to them invalidates
+     * the database anyway.
+     */
     public List<Name> unknownRelations(SessionContext ctx, Collection<Name> wanted) {
         List<Name> out = new ArrayList<>();
         for (Name n : wanted) {
-            if (relation(ctx, n.key()) == null && !out.contains(n)) {
+            if (rememberable(ctx, n.key()) && relation(ctx, n.key()) == null && !out.contains(n)) {
                 out.add(n);
             }
         }

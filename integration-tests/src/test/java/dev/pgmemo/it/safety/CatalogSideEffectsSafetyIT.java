@@ -1,0 +1,104 @@
+package dev.pgmemo.it.safety;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * "Never wrong" where what a statement does depends on catalog facts beyond its own text: rules, triggers on
+ * tables reached by cascades, user functions in defaults and constraints, foreign tables, user aggregates,
+ * parameter defaults, name resolution that depends on the role, and write targets pgmemo cannot find.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CatalogSideEffectsSafetyIT {
+    private TestDb db;
+    private Memo memo;
+
+    @BeforeAll
+    void setUp() throws SQLException {
+        db = TestDb.create("catfx");
+        memo = Memo.start();
+    }
+
+    @AfterAll
+    void tearDown() throws SQLException {
+        if (memo != null) {
+            memo.close();
+        }
+        if (db != null) {
+            db.close();
+        }
+    }
+
+    /** Reads {@code sql} three times and asserts no run was served from the cache; returns the rows of each run. */
+    private List<List<String>> neverHit(Connection c, String sql) throws SQLException {
+        Memo.Counters before = memo.counters();
+        List<List<String>> runs = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            runs.add(Sql.rows(c, sql));
+            Memo.sleep(50); // a store, if one wrongly happened, lands before the next run
+        }
+        assertThat(memo.counters().hits()).as("hits for %s", sql).isEqualTo(before.hits());
+        return runs;
+    }
+
+    // ---- name resolution ------------------------------------------------------------------------------------
+
+    /**
+     * The same search_path text resolves {@code rv} to a plain table for a role without USAGE on the first
+     * schema and to a view calling random() for a role with it: the second role must not use the first's
+     * resolution.
+     */
+    @Test
+    void nameResolutionThatDependsOnSchemaPrivilegesIsNotSharedAcrossRoles() throws SQLException {
+        String noUsage = db.role("nousage");
+        String withUsage = db.role("usage");
+        db.exec("CREATE SCHEMA rs", "CREATE VIEW rs.rv AS SELECT random() AS x",
+                "CREATE TABLE public.rv (x float8)", "INSERT INTO public.rv VALUES (0.5)",
+                "GRANT SELECT ON public.rv TO " + noUsage + ", " + withUsage,
+                "GRANT USAGE ON SCHEMA rs TO " + withUsage, "GRANT SELECT ON rs.rv TO " + withUsage);
+        try (Connection a = memo.connect(db.name, noUsage, Mode.SIMPLE);
+                Connection b = memo.connect(db.name, withUsage, Mode.SIMPLE)) {
+            Sql.exec(a, "SET search_path TO rs, public");
+            Sql.exec(b, "SET search_path TO rs, public");
+            // Both sessions have read their context already (a first cacheable query each), so the second
+            // role's first read of rv uses what pgmemo remembers instead of asking with its context ...
+            assertThat(memo.warm(a, "SELECT x FROM public.rv")).containsExactly("0.5");
+            assertThat(memo.warm(b, "SELECT x FROM public.rv")).containsExactly("0.5");
+            // ... and the first role resolves the unqualified name first.
+            assertThat(memo.warm(a, "SELECT x FROM rv")).containsExactly("0.5");
+            List<List<String>> runs = neverHit(b, "SELECT x FROM rv");
+            assertThat(runs.get(0)).isNotEqualTo(runs.get(1));
+        }
+    }
+
+    /**
+     * A session with a temporary table resolves its name to that table; another session of the same user under
+     * the same search_path resolves it to the permanent table, whose trigger writes elsewhere.
+     */
+    @Test
+    void temporaryTableOfOneSessionDoesNotHideThePermanentTablesTriggerFromAnother() throws SQLException {
+        db.exec("CREATE TABLE tmp_shadow (k int)", "CREATE TABLE tmp_audit (k int)",
+                "CREATE FUNCTION tmp_trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO tmp_audit VALUES (NEW.k); RETURN NEW; END $$",
+                "CREATE TRIGGER tmp_shadow_t AFTER INSERT ON tmp_shadow FOR EACH ROW EXECUTE FUNCTION tmp_trg()");
+        try (Connection a = memo.connect(db.name, Mode.SIMPLE); Connection b = memo.connect(db.name, Mode.SIMPLE)) {
+            Sql.exec(a, "CREATE TEMP TABLE tmp_shadow (k int)");
+            Sql.rows(a, "SELECT 1"); // reads a's context again (now with a temporary schema)
+            Sql.exec(a, "INSERT INTO tmp_shadow VALUES (1)"); // pgmemo looks tmp_shadow up for a
+            assertThat(memo.warm(b, "SELECT count(*) FROM tmp_audit")).containsExactly("0");
+            Sql.exec(b, "INSERT INTO tmp_shadow VALUES (2)");
+            assertThat(Sql.rows(b, "SELECT count(*) FROM tmp_audit")).as("the trigger's table after b's write")
+                    .containsExactly("1");
+        }
+    }
+}
