@@ -52,6 +52,58 @@ class CatalogSideEffectsSafetyIT {
         return runs;
     }
 
+    // ---- writes whose effects reach other tables --------------------------------------------------------------
+
+    @Test
+    void ruleOnAPlainTableInvalidatesTheTableItsActionWrites() throws SQLException {
+        db.exec("CREATE TABLE rule_t (k int)", "CREATE TABLE rule_log (k int)",
+                "CREATE RULE rule_t_log AS ON INSERT TO rule_t DO ALSO INSERT INTO rule_log VALUES (NEW.k)");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE)) {
+            assertThat(memo.warm(c, "SELECT count(*) FROM rule_log")).containsExactly("0");
+            Sql.exec(c, "INSERT INTO rule_t VALUES (1)");
+            assertThat(Sql.rows(c, "SELECT count(*) FROM rule_log")).as("the rule's table after the write").containsExactly("1");
+        }
+    }
+
+    @Test
+    void triggerOnATableReachedByACascadeInvalidatesTheTableItWrites() throws SQLException {
+        db.exec("CREATE TABLE casc_parent (id int PRIMARY KEY)",
+                "CREATE TABLE casc_child (id int PRIMARY KEY, parent int REFERENCES casc_parent ON DELETE CASCADE)",
+                "CREATE TABLE casc_audit (id int)",
+                "CREATE FUNCTION casc_trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO casc_audit VALUES (OLD.id); RETURN OLD; END $$",
+                "CREATE TRIGGER casc_child_t AFTER DELETE ON casc_child FOR EACH ROW EXECUTE FUNCTION casc_trg()",
+                "INSERT INTO casc_parent VALUES (1)", "INSERT INTO casc_child VALUES (10, 1)");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE)) {
+            assertThat(memo.warm(c, "SELECT count(*) FROM casc_audit")).containsExactly("0");
+            Sql.exec(c, "DELETE FROM casc_parent WHERE id = 1");
+            assertThat(Sql.rows(c, "SELECT count(*) FROM casc_audit")).as("the trigger's table after the cascade").containsExactly("1");
+        }
+    }
+
+    @Test
+    void columnDefaultCallingAUserFunctionInvalidatesWhatTheFunctionWrites() throws SQLException {
+        db.exec("CREATE TABLE def_log (v int)",
+                "CREATE FUNCTION def_writer() RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO def_log VALUES (1); RETURN 1; END $$",
+                "CREATE TABLE def_t (k int, v int DEFAULT def_writer())");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE)) {
+            assertThat(memo.warm(c, "SELECT count(*) FROM def_log")).containsExactly("0");
+            Sql.exec(c, "INSERT INTO def_t (k) VALUES (1)");
+            assertThat(Sql.rows(c, "SELECT count(*) FROM def_log")).as("the default's table after the write").containsExactly("1");
+        }
+    }
+
+    @Test
+    void checkConstraintCallingAUserFunctionInvalidatesWhatTheFunctionWrites() throws SQLException {
+        db.exec("CREATE TABLE chk_log (v int)",
+                "CREATE FUNCTION chk_writer(v int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN INSERT INTO chk_log VALUES (v); RETURN true; END $$",
+                "CREATE TABLE chk_t (k int CHECK (chk_writer(k)))");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE)) {
+            assertThat(memo.warm(c, "SELECT count(*) FROM chk_log")).containsExactly("0");
+            Sql.exec(c, "INSERT INTO chk_t VALUES (1)");
+            assertThat(Sql.rows(c, "SELECT count(*) FROM chk_log")).as("the check's table after the write").containsExactly("1");
+        }
+    }
+
     // ---- name resolution ------------------------------------------------------------------------------------
 
     /**
@@ -98,6 +150,18 @@ class CatalogSideEffectsSafetyIT {
             assertThat(memo.warm(b, "SELECT count(*) FROM tmp_audit")).containsExactly("0");
             Sql.exec(b, "INSERT INTO tmp_shadow VALUES (2)");
             assertThat(Sql.rows(b, "SELECT count(*) FROM tmp_audit")).as("the trigger's table after b's write")
+                    .containsExactly("1");
+        }
+    }
+
+    /** pgmemo's analyzer may not decode a U&"..." name; the write must then invalidate the whole database. */
+    @Test
+    void writeToATargetTheCatalogCannotFindInvalidatesTheDatabase() throws SQLException {
+        db.exec("CREATE TABLE uesc (k int)");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE)) {
+            assertThat(memo.warm(c, "SELECT count(*) FROM uesc")).containsExactly("0");
+            Sql.exec(c, "INSERT INTO U&\"u\\0065sc\" VALUES (1)");
+            assertThat(Sql.rows(c, "SELECT count(*) FROM uesc")).as("the table after a write naming it U&\"...\"")
                     .containsExactly("1");
         }
     }

@@ -34,7 +34,12 @@ public final class Catalog {
      * @param bypass        why a query reading it cannot be cached (temporary, catalog, foreign, sequence,
      *                      view calling a non-immutable function, missing), or null
      * @param cascadeNames  relations a write to it can change through foreign keys (recursively)
-     * @param userTriggers  whether a write to it fires user triggers, which may write anywhere
+     * @param userTriggers  whether a write to it may change relations no catalog fact names, so that it must
+     *                      invalidate the whole database: it fires user triggers or rules (other than a view's
+     *                      {@code _RETURN} rule), on it or on a table its foreign keys' actions write; it
+     *                      evaluates a default, generated column, constraint, policy, index or domain expression
+     *                      that calls a function outside pg_catalog; or it is missing (the catalog could not find
+     *                      the name the analyzer gave, so what the statement really wrote is unknown)
      * @param settings      custom settings (app.tenant, ...) its policies or views read: part of the key
      */
     public record Relation(String qualifiedName, List<String> tokenNames, List<String> writeNames, String bypass,
@@ -193,6 +198,43 @@ public final class Catalog {
                 + "  UNION"
                 + "  SELECT f.i, con.conrelid FROM fk f JOIN pg_catalog.pg_constraint con"
                 + "    ON con.contype = 'f' AND con.confrelid = f.oid AND con.conrelid <> f.oid),"
+                // What a write's own execution runs: the written relations (with their partitions and views'
+                // bases) and the tables its foreign keys' actions write (ON DELETE/UPDATE CASCADE, SET NULL, SET
+                // DEFAULT), recursively. Their triggers, rules and user functions may write anywhere.
+                + " fired(i, oid) AS ("
+                + "  SELECT deps.i, deps.oid FROM deps WHERE NOT deps.pol"
+                + "  UNION"
+                + "  SELECT f.i, con.conrelid FROM fired f JOIN pg_catalog.pg_constraint con"
+                + "    ON con.contype = 'f' AND con.confrelid = f.oid"
+                + "   AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))),"
+                // Domains of their columns (and the domains those are over), whose defaults and checks run too.
+                + " domains(i, typ) AS ("
+                + "  SELECT f.i, t.oid FROM fired f JOIN pg_catalog.pg_attribute a ON a.attrelid = f.oid AND a.attnum > 0"
+                + "    AND NOT a.attisdropped JOIN pg_catalog.pg_type t ON t.oid = a.atttypid AND t.typtype = 'd'"
+                + "  UNION"
+                + "  SELECT d.i, t.oid FROM domains d JOIN pg_catalog.pg_type dt ON dt.oid = d.typ"
+                + "    JOIN pg_catalog.pg_type t ON t.oid = dt.typbasetype AND t.typtype = 'd'),"
+                // Expressions a write evaluates: column defaults and generated columns, check (and other)
+                // constraints, policies, index expressions and predicates, domain defaults and checks.
+                + " fired_exprs(i, classid, objid) AS ("
+                + "  SELECT f.i, 'pg_catalog.pg_attrdef'::pg_catalog.regclass, ad.oid FROM fired f"
+                + "    JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = f.oid"
+                + "  UNION ALL SELECT f.i, 'pg_catalog.pg_constraint'::pg_catalog.regclass, con.oid FROM fired f"
+                + "    JOIN pg_catalog.pg_constraint con ON con.conrelid = f.oid"
+                + "  UNION ALL SELECT f.i, 'pg_catalog.pg_policy'::pg_catalog.regclass, pol.oid FROM fired f"
+                + "    JOIN pg_catalog.pg_policy pol ON pol.polrelid = f.oid"
+                + "  UNION ALL SELECT f.i, 'pg_catalog.pg_class'::pg_catalog.regclass, ix.indexrelid FROM fired f"
+                + "    JOIN pg_catalog.pg_index ix ON ix.indrelid = f.oid"
+                + "  UNION ALL SELECT d.i, 'pg_catalog.pg_type'::pg_catalog.regclass, d.typ FROM domains d"
+                + "  UNION ALL SELECT d.i, 'pg_catalog.pg_constraint'::pg_catalog.regclass, con.oid FROM domains d"
+                + "    JOIN pg_catalog.pg_constraint con ON con.contypid = d.typ),"
+                // Any function outside pg_catalog called there may write (whatever its declared volatility):
+                // built-ins are pinned and have no pg_depend rows, user and extension functions do.
+                + " user_fn_writers AS ("
+                + "  SELECT DISTINCT e.i FROM fired_exprs e JOIN pg_catalog.pg_depend dep ON dep.classid = e.classid"
+                + "    AND dep.objid = e.objid AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
+                + "   JOIN pg_catalog.pg_proc p ON p.oid = dep.refobjid"
+                + "    AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace),"
                 + " volatile_views AS ("
                 + "  SELECT DISTINCT d.i FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid AND c.relkind = 'v'"
                 + "   JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = c.oid"
@@ -219,7 +261,13 @@ public final class Catalog {
                 + "   WHEN EXISTS (SELECT 1 FROM volatile_policies v WHERE v.i = b.i) THEN 'volatile'"
                 + "   ELSE '' END,"
                 + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM fk f JOIN pg_catalog.pg_class c ON c.oid = f.oid WHERE f.i = b.i),"
-                + "  EXISTS (SELECT 1 FROM deps d JOIN pg_catalog.pg_trigger t ON t.tgrelid = d.oid WHERE d.i = b.i AND NOT d.pol AND NOT t.tgisinternal)::text,"
+                // Whether a write may change relations pgmemo cannot name: one it cannot find at all, user triggers
+                // and rules (other than a view's _RETURN rule) on anything the write fires, user functions in the
+                // expressions it evaluates.
+                + "  (b.oid IS NULL"
+                + "   OR EXISTS (SELECT 1 FROM fired f JOIN pg_catalog.pg_trigger t ON t.tgrelid = f.oid WHERE f.i = b.i AND NOT t.tgisinternal)"
+                + "   OR EXISTS (SELECT 1 FROM fired f JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = f.oid WHERE f.i = b.i AND rw.rulename <> '_RETURN')"
+                + "   OR EXISTS (SELECT 1 FROM user_fn_writers u WHERE u.i = b.i))::text,"
                 // View definitions and policy expressions, checked by pgmemo's analyzer: built-in functions such
                 // as now() or current_setting() are pinned and have no pg_depend row, so only the text shows them.
                 + "  (SELECT pg_catalog.string_agg(pg_catalog.pg_get_viewdef(c.oid), E'\\n;;\\n') FROM deps d JOIN pg_catalog.pg_class c"
@@ -265,7 +313,9 @@ public final class Catalog {
                 }
             }
         }
-        Relation r = new Relation(c[1], lines(c[2]), lines(c[8]), bypass, lines(c[4]), "true".equals(c[5]), settings);
+        // A missing target writes something pgmemo cannot name (the query says so too; this does not rely on it).
+        boolean writesAnywhere = "true".equals(c[5]) || "missing".equals(bypass);
+        Relation r = new Relation(c[1], lines(c[2]), lines(c[8]), bypass, lines(c[4]), writesAnywhere, settings);
         if (rememberable(ctx, names.get(i).key())) {
             relations.put(scopedKey(ctx, names.get(i).key()), r);
         }

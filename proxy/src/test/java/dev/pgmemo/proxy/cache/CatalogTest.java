@@ -56,6 +56,14 @@ class CatalogTest {
     }
 
     @Test
+    void missingWriteTargetCountsAsWritingAnywhereInTheDatabase() {
+        SessionContext ctx = context("alice", "public", false);
+        Catalog.Relation r = remember(ctx, new Catalog.Name(null, "t"), tableRow("missing", false, false));
+        assertThat(r.bypass()).isEqualTo("missing");
+        assertThat(r.userTriggers()).as("a write to a name the catalog cannot find invalidates the database").isTrue();
+    }
+
+    @Test
     void whatOneRoleResolvedIsNotUsedForAnotherUnderTheSameSearchPath() {
         SessionContext alice = context("alice", "s, public", false);
         SessionContext bob = context("bob", "s, public", false);
