@@ -41,9 +41,12 @@ public final class Catalog {
      *                      that calls a function outside pg_catalog; or it is missing (the catalog could not find
      *                      the name the analyzer gave, so what the statement really wrote is unknown)
      * @param settings      custom settings (app.tenant, ...) its policies or views read: part of the key
+     * @param foreignWrite  whether a write to it reaches a foreign table, whose data may live in any database,
+     *                      including another one behind the same store: such a write must bump the global epoch
      */
     public record Relation(String qualifiedName, List<String> tokenNames, List<String> writeNames, String bypass,
-                           List<String> cascadeNames, boolean userTriggers, List<String> settings) {
+                           List<String> cascadeNames, boolean userTriggers, List<String> settings,
+                           boolean foreignWrite) {
     }
 
     /** Function volatility, as in pg_proc.provolatile; MISSING when no function has that name. */
@@ -274,7 +277,9 @@ public final class Catalog {
                 + "    ON c.oid = d.oid AND c.relkind = 'v' WHERE d.i = b.i),"
                 + "  (SELECT pg_catalog.string_agg(pg_catalog.pg_get_expr(p.polqual, p.polrelid), E'\\n;;\\n') FROM deps d"
                 + "    JOIN pg_catalog.pg_policy p ON p.polrelid = d.oid WHERE d.i = b.i AND p.polqual IS NOT NULL),"
-                + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i AND NOT d.pol)"
+                + "  (SELECT pg_catalog.string_agg(DISTINCT c.relname, E'\\n') FROM deps d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE d.i = b.i AND NOT d.pol),"
+                // Whether a write reaches a foreign table, whose data may live in any database, this one included.
+                + "  EXISTS (SELECT 1 FROM fired f JOIN pg_catalog.pg_class c ON c.oid = f.oid WHERE f.i = b.i AND c.relkind = 'f')::text"
                 + " FROM base b ORDER BY b.i";
     }
 
@@ -315,7 +320,8 @@ public final class Catalog {
         }
         // A missing target writes something pgmemo cannot name (the query says so too; this does not rely on it).
         boolean writesAnywhere = "true".equals(c[5]) || "missing".equals(bypass);
-        Relation r = new Relation(c[1], lines(c[2]), lines(c[8]), bypass, lines(c[4]), writesAnywhere, settings);
+        Relation r = new Relation(c[1], lines(c[2]), lines(c[8]), bypass, lines(c[4]), writesAnywhere, settings,
+                "true".equals(c[9]));
         if (rememberable(ctx, names.get(i).key())) {
             relations.put(scopedKey(ctx, names.get(i).key()), r);
         }

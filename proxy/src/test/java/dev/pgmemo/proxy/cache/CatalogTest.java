@@ -64,6 +64,13 @@ class CatalogTest {
     }
 
     @Test
+    void foreignWriteFlagIsRead() {
+        SessionContext ctx = context("alice", "public", false);
+        assertThat(remember(ctx, new Catalog.Name(null, "t"), tableRow("", false, true)).foreignWrite()).isTrue();
+        assertThat(remember(ctx, new Catalog.Name(null, "u"), tableRow("", true, false)).foreignWrite()).isFalse();
+    }
+
+    @Test
     void whatOneRoleResolvedIsNotUsedForAnotherUnderTheSameSearchPath() {
         SessionContext alice = context("alice", "s, public", false);
         SessionContext bob = context("bob", "s, public", false);
