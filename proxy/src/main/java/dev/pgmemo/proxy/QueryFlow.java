@@ -1772,6 +1772,7 @@ final class QueryFlow {
         upstreamPaused = true;
         Set<String> names = new LinkedHashSet<>(toBump.tables);
         boolean epoch = toBump.epoch;
+        boolean global = false; // a foreign table was written: its data may live in any database
         if (context != null && !contextDirty) {
             for (Catalog.Name n : toBump.targets) {
                 Catalog.Relation r = cache.catalog().relation(context, n.key());
@@ -1782,6 +1783,7 @@ final class QueryFlow {
                 names.addAll(r.writeNames());
                 names.addAll(r.cascadeNames());
                 epoch |= r.userTriggers();
+                global |= r.foreignWrite();
             }
         } else if (!toBump.targets.isEmpty()) {
             epoch = true; // the written relations' dependants are unknown
@@ -1798,6 +1800,9 @@ final class QueryFlow {
         }
         if (epoch) {
             keys.add(Keys.databaseEpoch(database));
+        }
+        if (global) {
+            keys.add(Keys.globalEpoch());
         }
         cache.metrics().invalidations.increment(keys.size());
         cache.store().bump(keys).whenComplete((v, err) -> onLoop(() -> {

@@ -1,6 +1,7 @@
 package dev.pgmemo.it.safety;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -101,6 +102,37 @@ class CatalogSideEffectsSafetyIT {
             assertThat(memo.warm(c, "SELECT count(*) FROM chk_log")).containsExactly("0");
             Sql.exec(c, "INSERT INTO chk_t VALUES (1)");
             assertThat(Sql.rows(c, "SELECT count(*) FROM chk_log")).as("the check's table after the write").containsExactly("1");
+        }
+    }
+
+    /**
+     * A postgres_fdw foreign table whose remote table is in another database behind the same pgmemo: the write
+     * must reach cached reads there too (the global epoch).
+     */
+    @Test
+    void writeToAForeignTableInvalidatesTheRemoteTableInAnotherDatabase() throws SQLException {
+        String remote = db.createDatabase("catfx_remote");
+        try (Connection r = Sql.direct(remote)) {
+            Sql.exec(r, "CREATE TABLE fdw_target (k int)");
+        }
+        try {
+            db.exec("CREATE EXTENSION IF NOT EXISTS postgres_fdw");
+        } catch (SQLException e) {
+            assumeTrue(false, "postgres_fdw is not available on this server (" + e.getMessage()
+                    + "): the foreign-table write case is not tested");
+        }
+        db.exec("CREATE SERVER fdw_loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '" + Sql.PG_HOST
+                        + "', port '" + Sql.PG_PORT + "', dbname '" + remote + "')",
+                "CREATE USER MAPPING FOR CURRENT_USER SERVER fdw_loop OPTIONS (user '" + Sql.SUPERUSER + "')",
+                "CREATE FOREIGN TABLE fdw_remote (k int) SERVER fdw_loop OPTIONS (table_name 'fdw_target')");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE); Connection other = memo.connect(remote, Mode.SIMPLE)) {
+            assertThat(memo.warm(other, "SELECT count(*) FROM fdw_target")).containsExactly("0");
+            // The writing session has read its context (pgmemo learns a write target's catalog facts only then;
+            // before, a write invalidates its own database only: see docs/consistency.md).
+            Sql.rows(c, "SELECT 1");
+            Sql.exec(c, "INSERT INTO fdw_remote VALUES (1)");
+            assertThat(Sql.rows(other, "SELECT count(*) FROM fdw_target"))
+                    .as("the remote table, in another database, after a write to the foreign table").containsExactly("1");
         }
     }
 
