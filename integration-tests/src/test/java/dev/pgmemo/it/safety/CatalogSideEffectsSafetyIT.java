@@ -136,6 +136,37 @@ class CatalogSideEffectsSafetyIT {
         }
     }
 
+    // ---- functions whose volatility is not their provolatile ----------------------------------------------
+
+    @Test
+    void userAggregateWithAVolatileTransitionFunctionIsNeverCached() throws SQLException {
+        db.exec("CREATE TABLE agg_src (v int)", "INSERT INTO agg_src VALUES (1), (2)",
+                "CREATE TABLE agg_log (v int)",
+                "CREATE FUNCTION agg_step(s int, v int) RETURNS int VOLATILE LANGUAGE plpgsql AS $$ BEGIN INSERT INTO agg_log VALUES (v); RETURN coalesce(s, 0) + v; END $$",
+                "CREATE AGGREGATE agg_logging_sum(int) (SFUNC = agg_step, STYPE = int)",
+                "CREATE AGGREGATE agg_pure_sum(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0')");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE)) {
+            assertThat(memo.warm(c, "SELECT agg_pure_sum(v) FROM agg_src"))
+                    .as("control: a user aggregate over immutable functions is cached").containsExactly("3");
+            neverHit(c, "SELECT agg_logging_sum(v) FROM agg_src");
+            assertThat(Sql.rows(c, "SELECT count(*) FROM agg_log")).as("every run called the transition function")
+                    .containsExactly("6");
+        }
+    }
+
+    @Test
+    void functionWithAVolatileParameterDefaultIsNeverCached() throws SQLException {
+        db.exec("CREATE FUNCTION dflt_fn(t0 timestamptz, t1 timestamptz DEFAULT clock_timestamp()) RETURNS text"
+                + " IMMUTABLE LANGUAGE sql AS $$ SELECT t1::text $$",
+                "CREATE FUNCTION dflt_none(t0 timestamptz) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT 'x' $$");
+        try (Connection c = memo.connect(db.name, Mode.SIMPLE)) {
+            assertThat(memo.warm(c, "SELECT dflt_none('2020-01-01')"))
+                    .as("control: an immutable user function without defaults is cached").containsExactly("x");
+            List<List<String>> runs = neverHit(c, "SELECT dflt_fn('2020-01-01')");
+            assertThat(runs.get(0)).isNotEqualTo(runs.get(2));
+        }
+    }
+
     // ---- name resolution ------------------------------------------------------------------------------------
 
     /**

@@ -294,10 +294,25 @@ public final class Catalog {
             values.append('(').append(i).append(", ").append(quoteLiteral(n.name())).append(", ")
                     .append(n.schema() == null ? "NULL::text" : quoteLiteral(n.schema())).append(')');
         }
-        return "SELECT f.i, (SELECT pg_catalog.max(CASE p.provolatile WHEN 'i' THEN 1 WHEN 's' THEN 2 ELSE 3 END)"
+        // provolatile alone is not what a call does: an aggregate's is always 'i', whatever its support functions
+        // (which run on every call) are; a parameter default (DEFAULT clock_timestamp()) is evaluated in the
+        // caller's query and may be anything, so a function outside pg_catalog with defaults counts as volatile.
+        return "SELECT f.i, (SELECT pg_catalog.max(GREATEST("
+                + "  " + volatilityRank("p.provolatile") + ","
+                + "  CASE WHEN p.pronargdefaults > 0 AND n.nspname <> 'pg_catalog' THEN 3 ELSE 1 END,"
+                + "  CASE WHEN p.prokind = 'a' THEN (SELECT pg_catalog.max(" + volatilityRank("sp.provolatile") + ")"
+                + "    FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc sp ON sp.oid IN (a.aggtransfn::oid,"
+                + "     a.aggfinalfn::oid, a.aggcombinefn::oid, a.aggserialfn::oid, a.aggdeserialfn::oid,"
+                + "     a.aggmtransfn::oid, a.aggminvtransfn::oid, a.aggmfinalfn::oid)"
+                + "    WHERE a.aggfnoid = p.oid) ELSE 1 END))"
                 + " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
                 + " WHERE p.proname = f.fname AND (f.fschema IS NULL OR n.nspname = f.fschema))"
                 + " FROM (VALUES " + values + ") f(i, fname, fschema) ORDER BY f.i";
+    }
+
+    /** 1, 2, 3 for immutable, stable, volatile: the order in which volatilities combine (the greatest wins). */
+    private static String volatilityRank(String provolatile) {
+        return "CASE " + provolatile + " WHEN 'i' THEN 1 WHEN 's' THEN 2 ELSE 3 END";
     }
 
     /** Remembers the answer row of {@link #relationsQuery} for {@code names.get(i)}. */
