@@ -18,8 +18,8 @@ import java.util.regex.Pattern;
 
 /**
  * What pgmemo knows about relations and functions, read from PostgreSQL's catalogs through the session's
- * own upstream connection (so it sees exactly what that user sees) and remembered per database and
- * search_path until DDL passes through pgmemo (or {@code maxAge} passes, for DDL made elsewhere).
+ * own upstream connection (so it sees exactly what that user sees) and remembered per database, search_path
+ * and current user until DDL passes through pgmemo (or {@code maxAge} passes, for DDL made elsewhere).
  */
 public final class Catalog {
 
@@ -77,7 +77,7 @@ public final class Catalog {
      * resolve the same name under the same path text to different relations. Role memberships, which also
      * decide privileges, change only through GRANT/REVOKE/DDL, after which the database is forgotten.
      */
-    static String resolutionScope(SessionContext ctx) {
+    private static String resolutionScope(SessionContext ctx) {
         return ctx.searchPath() + '\u0000' + ctx.currentUser();
     }
 
