@@ -33,6 +33,10 @@
 #                pgmemo-mem    pgmemo caching in its in-process store, default_ttl $CACHE_TTL
 #   SKIP       "target:workload" pairs not to run, e.g. "pgbouncer:expensive_read" (workload = its name
 #              in the table: select-only, or the script's file name without .sql) (default none)
+#   ORDER      "interleaved" (default): the warm-ups, then run 1 of every (workload, mode, target), then
+#              run 2, ...: drift in the machine's load affects all targets alike. "consecutive": each
+#              (workload, mode, target) gets its warm-up and then all its runs back to back, so a cache
+#              warmed for one TTL stays warm (its steady state) instead of expiring between runs
 #   RUN_WARMUP seconds of unmeasured pgbench of the same (workload, mode, target) immediately before
 #              every measured run, so caches whose entries expired since the last run are warm again
 #              (default 0 = none; bench/cache.sh sets it)
@@ -77,6 +81,8 @@ BENCH_DB="${BENCH_DB:-pgmemo_bench}"
 SCALE="${SCALE:-10}"
 PGBOUNCER_USER="${PGBOUNCER_USER:-postgres}"
 SKIP="${SKIP:-}"
+ORDER="${ORDER:-interleaved}"
+[[ "$ORDER" == interleaved || "$ORDER" == consecutive ]] || { echo "ORDER must be interleaved or consecutive" >&2; exit 2; }
 RUN_WARMUP="${RUN_WARMUP:-0}"
 RUN_WARMUP="${RUN_WARMUP%s}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
@@ -544,7 +550,7 @@ verify_results() {
 describe_env() {
   {
     echo "date: $(date -Is)"
-    echo "command: DURATION=$DURATION RUNS=$RUNS WARMUP=$WARMUP RUN_WARMUP=$RUN_WARMUP CLIENTS=$CLIENTS JOBS=$JOBS SCALE=$SCALE MODES='$MODES' WORKLOADS='$WORKLOADS' TARGETS='$TARGETS' SKIP='$SKIP' CACHE_TTL=$CACHE_TTL bench/relay.sh"
+    echo "command: DURATION=$DURATION RUNS=$RUNS WARMUP=$WARMUP ORDER=$ORDER RUN_WARMUP=$RUN_WARMUP CLIENTS=$CLIENTS JOBS=$JOBS SCALE=$SCALE MODES='$MODES' WORKLOADS='$WORKLOADS' TARGETS='$TARGETS' SKIP='$SKIP' CACHE_TTL=$CACHE_TTL bench/relay.sh"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (work tree modified)')"
     echo "cpu: $(lscpu 2>/dev/null | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(nproc) cores"
     echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
@@ -571,7 +577,22 @@ describe_env
 log "output in $OUT_DIR"
 log "targets: $(for t in "${order[@]}"; do printf '%s=%s:%s ' "$t" "${TARGET_HOST[$t]}" "${TARGET_PORT[$t]}"; done)"
 
-if ((WARMUP > 0)); then
+if [[ "$ORDER" == consecutive ]]; then
+  verify_results before-runs
+  for w in $WORKLOADS; do
+    for m in $MODES; do
+      for t in "${order[@]}"; do
+        skipped "$t" "$w" && continue
+        ((WARMUP > 0)) && pgbench_once "$t" "${TARGET_HOST[$t]}" "${TARGET_PORT[$t]}" "$m" "$w" "$WARMUP" warmup
+        for ((r = 1; r <= RUNS; r++)); do
+          run_target "$t" "${TARGET_HOST[$t]}" "${TARGET_PORT[$t]}" "$m" "$w" "$r"
+        done
+      done
+    done
+  done
+  RUNS_DONE=1
+fi
+if [[ -z "${RUNS_DONE:-}" ]] && ((WARMUP > 0)); then
   for w in $WORKLOADS; do
     for m in $MODES; do
       for t in "${order[@]}"; do
@@ -581,11 +602,12 @@ if ((WARMUP > 0)); then
     done
   done
 fi
-verify_results after-warmup
+[[ -z "${RUNS_DONE:-}" ]] && verify_results after-warmup
 
 # Runs are interleaved (run 1 of every target and mode, then run 2, ...) so that drift in the
 # machine's load affects all targets alike instead of one of them.
 for ((r = 1; r <= RUNS; r++)); do
+  [[ -n "${RUNS_DONE:-}" ]] && break
   for w in $WORKLOADS; do
     for m in $MODES; do
       for t in "${order[@]}"; do
