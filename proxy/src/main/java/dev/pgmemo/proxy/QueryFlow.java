@@ -402,13 +402,7 @@ final class QueryFlow {
         // A batch is answered locally only when PostgreSQL would accept every message in it and keep nothing of
         // it after the Sync that pgmemo does not know: each Parse and Bind is used by an Execute of the batch,
         // each portal is bound, executed once (and described or closed) in it, and none outlives the batch.
-        Map<String, Integer> parsedAt = new HashMap<>();
-        Map<String, Integer> boundAt = new HashMap<>();
-        Map<Integer, Integer> parseOfBind = new HashMap<>();
-        Set<Integer> usedParses = new HashSet<>();
-        Set<Integer> usedBinds = new HashSet<>();
-        int parses = 0;
-        int binds = 0;
+        boolean[] used = new boolean[batch.size()]; // Parses and Binds an Execute of the batch vouches for
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             if (h.msg instanceof FrontendMessage.Parse p) {
@@ -416,10 +410,7 @@ final class QueryFlow {
                     local = false; // PostgreSQL answers "prepared statement already exists"
                 }
                 stmts.put(p.name(), new Statement(p, analysisOf(h, p)));
-                parsedAt.put(p.name(), i);
-                parses++;
             } else if (h.msg instanceof FrontendMessage.Bind b) {
-                binds++;
                 Statement st = stmts.get(b.statement());
                 if (st == null) {
                     eligible = false;
@@ -431,11 +422,6 @@ final class QueryFlow {
                     local = false; // "portal already exists", or a named portal that outlives this batch
                 }
                 ports.put(b.portal(), new Portal(st, b));
-                boundAt.put(b.portal(), i);
-                Integer parsed = parsedAt.get(b.statement());
-                if (parsed != null) {
-                    parseOfBind.put(i, parsed);
-                }
             } else if (h.msg instanceof FrontendMessage.Describe d) {
                 boolean followedByExecute = d.kind() == 'P' && i + 1 < batch.size()
                         && batch.get(i + 1).msg instanceof FrontendMessage.Execute e && e.portal().equals(d.name());
@@ -449,11 +435,15 @@ final class QueryFlow {
                     eligible = false;
                     continue;
                 }
-                Integer bound = boundAt.get(e.portal());
-                if (bound == null || !usedBinds.add(bound)) {
+                int bound = lastBindBefore(i, e.portal());
+                if (bound < 0 || used[bound]) {
                     local = false; // a portal bound earlier, or executed twice (PostgreSQL's second run returns nothing)
-                } else if (parseOfBind.containsKey(bound)) {
-                    usedParses.add(parseOfBind.get(bound));
+                } else {
+                    used[bound] = true;
+                    int parsed = lastParseBefore(bound, ((FrontendMessage.Bind) batch.get(bound).msg).statement());
+                    if (parsed >= 0) {
+                        used[parsed] = true;
+                    }
                 }
                 Analysis a = portal.statement.analysis;
                 boolean described = i > 0 && batch.get(i - 1).msg instanceof FrontendMessage.Describe d
@@ -532,15 +522,18 @@ final class QueryFlow {
                         }
                     }
                 } else {
-                    if (!boundAt.containsKey(c.name())) {
+                    if (lastBindBefore(i, c.name()) < 0) {
                         local = false; // a portal PostgreSQL may hold: it must close it
                     }
                     ports.remove(c.name());
                 }
             }
         }
-        if (usedParses.size() != parses || usedBinds.size() != binds) {
-            local = false; // a Parse or Bind no Execute here vouches for: PostgreSQL may refuse it
+        for (int i = 0; i < used.length && local; i++) {
+            FrontendMessage m = batch.get(i).msg;
+            if (!used[i] && (m instanceof FrontendMessage.Parse || m instanceof FrontendMessage.Bind)) {
+                local = false; // a Parse or Bind no Execute here vouches for: PostgreSQL may refuse it
+            }
         }
         if (need != null && canAskCatalog()) {
             runCatalogQuery(need, this::onSync);
@@ -573,6 +566,26 @@ final class QueryFlow {
             }
             resumeClient();
         });
+    }
+
+    /** Index of the last Bind of {@code portal} in the batch before {@code index}, or -1. */
+    private int lastBindBefore(int index, String portal) {
+        for (int j = index - 1; j >= 0; j--) {
+            if (batch.get(j).msg instanceof FrontendMessage.Bind b && b.portal().equals(portal)) {
+                return j;
+            }
+        }
+        return -1;
+    }
+
+    /** Index of the last Parse of {@code statement} in the batch before {@code index}, or -1. */
+    private int lastParseBefore(int index, String statement) {
+        for (int j = index - 1; j >= 0; j--) {
+            if (batch.get(j).msg instanceof FrontendMessage.Parse p && p.name().equals(statement)) {
+                return j;
+            }
+        }
+        return -1;
     }
 
     /**
