@@ -376,7 +376,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 // it see the end of input too, as a direct client's would; the session ends when it closes.
                 toUpstream.flush();
                 if (upstream instanceof io.netty.channel.socket.DuplexChannel duplex) {
-                    duplex.shutdownOutput();
+                    // Once what was written has left (shutting down earlier would fail those writes).
+                    upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> duplex.shutdownOutput());
                 } else {
                     close();
                 }

@@ -123,7 +123,7 @@ final class QueryFlow {
     /** What `noted` held at the last COMMIT or ROLLBACK of the current group (with what came before), or null. */
     private Writes notedBeforeEnd;
     /** Writes of the open transaction whose group has been answered. */
-    private Writes txWrites = new Writes();
+    private final Writes txWrites = new Writes();
     /** Writes of ended transactions, to invalidate before the client sees the current ReadyForQuery. */
     private final Writes toBump = new Writes();
     /**
@@ -142,6 +142,10 @@ final class QueryFlow {
      * statement counts as a write to unknown tables.
      */
     private boolean standardConformingStrings;
+    /** standard_conforming_strings as PostgreSQL last reported it; {@link #standardConformingStrings} is reset to it at each ReadyForQuery. */
+    private boolean standardConformingStringsReported;
+    /** The client encoding keeps bytes below 0x80 ASCII (not SJIS, BIG5, GBK, UHC, GB18030, JOHAB). */
+    private boolean clientEncodingAsciiSafe = true;
 
     QueryFlow(ClientSession session, CacheService cache, byte txStatus, boolean standardConformingStrings) {
         this.session = session;
@@ -149,6 +153,7 @@ final class QueryFlow {
         this.database = session.database();
         this.txStatus = txStatus;
         this.standardConformingStrings = standardConformingStrings;
+        this.standardConformingStringsReported = standardConformingStrings;
     }
 
     boolean clientPaused() {
@@ -195,6 +200,16 @@ final class QueryFlow {
         clientBacklog.clear();
         upstreamBacklog.forEach(ReferenceCountUtil::release);
         upstreamBacklog.clear();
+        boolean writesInFlight = false;
+        for (Pending p : pending) {
+            // A write (or a COMMIT of earlier ones) whose ReadyForQuery never came may have committed.
+            writesInFlight |= p.writes != null || p.writesBeforeEnd != null && !p.writesBeforeEnd.isEmpty()
+                    || p.endsTransaction && !txWrites.isEmpty();
+        }
+        if (writesInFlight) {
+            cache.metrics().invalidations.increment();
+            cache.store().bump(List.of(Keys.databaseEpoch(database)));
+        }
         for (Pending p : pending) {
             if (p.capture != null) {
                 p.capture.discard();
@@ -232,7 +247,9 @@ final class QueryFlow {
             // Let PostgreSQL answer the malformed message exactly as it would; nothing is cached from here.
             sendHeldUncached();
             if (type == MessageType.QUERY) {
-                noteUnknownWrite(); // refused here (text that is not UTF-8, say) but PostgreSQL may still run it
+                noteEffectsOfUndecodedQuery(frame); // refused here (text that is not UTF-8) but PostgreSQL may run it
+            } else if (type == MessageType.PARSE) {
+                sqlPrepareUnknown = true; // its name may now be taken upstream
             }
             forward(frame, pendingKindFor(type));
             return;
@@ -277,6 +294,37 @@ final class QueryFlow {
         }
     }
 
+    /**
+     * A Query whose text is not valid UTF-8 (a LATIN1 client, say) is never cached, but its writes must be
+     * invalidated: in a client encoding whose bytes below 0x80 are always ASCII (every encoding PostgreSQL can
+     * store, and most client-only ones) its statements are read byte for byte; otherwise, or when the message
+     * is malformed, it counts as a write to unknown tables.
+     */
+    private void noteEffectsOfUndecodedQuery(ByteBuf frame) {
+        int start = frame.readerIndex() + 5;
+        int end = frame.writerIndex();
+        int nul = frame.indexOf(start, end, (byte) 0);
+        if (!clientEncodingAsciiSafe || nul != end - 1 || !standardConformingStrings) {
+            noteUnknownWrite();
+            return;
+        }
+        String sql = frame.toString(start, nul - start, java.nio.charset.StandardCharsets.ISO_8859_1);
+        statements.remove("");
+        portals.remove("");
+        prepareReferencedStatements(sql);
+        for (Analysis a : analyzeScript(sql)) {
+            noteEffects(a);
+        }
+    }
+
+    /** Client encodings whose multibyte characters may contain bytes below 0x80 (quotes, backslashes). */
+    static boolean asciiSafeEncoding(String name) {
+        String n = name == null ? "" : name.toUpperCase(java.util.Locale.ROOT).replace("_", "");
+        return !(n.equals("SJIS") || n.equals("SHIFTJIS2004") || n.equals("BIG5") || n.equals("GBK")
+                || n.equals("UHC") || n.equals("GB18030") || n.equals("JOHAB") || n.equals("WIN932")
+                || n.equals("WIN936") || n.equals("WIN949") || n.equals("WIN950") || n.equals("SHIFTJIS"));
+    }
+
     /** Extended-protocol messages that PostgreSQL runs in an implicit transaction ending at the next Sync. */
     private static boolean isExtendedBeforeSync(byte type) {
         return type == MessageType.PARSE || type == MessageType.BIND || type == MessageType.DESCRIBE
@@ -313,21 +361,25 @@ final class QueryFlow {
             forward(frame, MessageType.QUERY);
             return;
         }
-        // A simple Query drops the unnamed statement and portal (PostgreSQL docs 55.2.3).
-        Statement unnamedStatement = statements.remove("");
-        Portal unnamedPortal = portals.remove("");
         if (!standardConformingStrings) {
+            // A simple Query drops the unnamed statement and portal (PostgreSQL docs 55.2.3).
+            statements.remove("");
+            portals.remove("");
             cache.metrics().bypass("standard_conforming_strings");
             noteUnknownWrite();
             forward(frame, MessageType.QUERY);
             return;
         }
         List<Analysis> statementsInQuery = analyzeScript(query.sql());
-        if (statementsInQuery.size() == 1 && CacheService.candidate(statementsInQuery.get(0))) {
-            if (!pending.isEmpty() && pendingEndsWithReadyForQuery()) {
-                waitForEarlierReplies(frame);
-                return;
-            }
+        boolean candidate = statementsInQuery.size() == 1 && CacheService.candidate(statementsInQuery.get(0));
+        if (candidate && !pending.isEmpty() && pendingEndsWithReadyForQuery()) {
+            waitForEarlierReplies(frame);
+            return;
+        }
+        // A simple Query drops the unnamed statement and portal (PostgreSQL docs 55.2.3).
+        Statement unnamedStatement = statements.remove("");
+        Portal unnamedPortal = portals.remove("");
+        if (candidate) {
             Analysis a = statementsInQuery.get(0);
             Candidate c = pending.isEmpty() && !unsyncedUpstream ? evaluate(a, query.sql()) : pipelinedBypass();
             if (c.needsCatalog != null) {
@@ -356,6 +408,7 @@ final class QueryFlow {
                         frame.release();
                     } else {
                         sendDeferredCloses();
+                        noteEffects(a); // a user function runs now (the context may change)
                         Pending p = newPending(MessageType.QUERY);
                         if (exec.tokens != null) {
                             cache.metrics().misses.increment();
@@ -373,6 +426,9 @@ final class QueryFlow {
         }
         prepareReferencedStatements(query.sql());
         for (Analysis a : statementsInQuery) {
+            if (!standardConformingStrings) {
+                noteUnknownWrite(); // after a statement that may turn standard_conforming_strings off
+            }
             noteEffects(a);
         }
         forward(frame, MessageType.QUERY);
@@ -435,8 +491,10 @@ final class QueryFlow {
                     eligible = false;
                     continue;
                 }
-                int bound = lastBindBefore(i, e.portal());
-                if (bound < 0 || used[bound]) {
+                int bound = local ? lastBindBefore(i, e.portal()) : -1;
+                if (!local) {
+                    // already sent upstream: no bookkeeping (a batch of thousands of Executes stays linear)
+                } else if (bound < 0 || used[bound]) {
                     local = false; // a portal bound earlier, or executed twice (PostgreSQL's second run returns nothing)
                 } else {
                     used[bound] = true;
@@ -448,11 +506,12 @@ final class QueryFlow {
                 Analysis a = portal.statement.analysis;
                 boolean described = i > 0 && batch.get(i - 1).msg instanceof FrontendMessage.Describe d
                         && d.kind() == 'P' && d.name().equals(e.portal());
-                if (!eligible || e.maxRows() != 0 || !CacheService.candidate(a)) {
+                boolean eligibleHere = eligible;
+                if (!isReadOnlyForBatch(a)) {
+                    eligible = false; // a later read in this batch may see this statement's effects
+                }
+                if (!eligibleHere || e.maxRows() != 0 || !CacheService.candidate(a)) {
                     local = false;
-                    if (!isReadOnlyForBatch(a)) {
-                        eligible = false; // a later read in this batch may see this statement's effects
-                    }
                     if (CacheService.candidate(a) && e.maxRows() != 0) {
                         cache.metrics().bypass("row_limit");
                     }
@@ -522,7 +581,7 @@ final class QueryFlow {
                         }
                     }
                 } else {
-                    if (lastBindBefore(i, c.name()) < 0) {
+                    if (local && lastBindBefore(i, c.name()) < 0) {
                         local = false; // a portal PostgreSQL may hold: it must close it
                     }
                     ports.remove(c.name());
@@ -663,7 +722,9 @@ final class QueryFlow {
             // A BEGIN earlier in the batch: later reads run in its transaction, so only READ COMMITTED (asked
             // for, or the session default as last read) lets them use the cache.
             case BEGIN -> "read committed".equalsIgnoreCase(isolationOfBegin(a));
-            case SHOW, EMPTY, LISTEN_NOTIFY, SAVEPOINT -> true;
+            case SHOW, EMPTY, LISTEN_NOTIFY -> true;
+            // ROLLBACK TO SAVEPOINT may undo a SET: later reads would run with another context than their key's.
+            case SAVEPOINT -> !txDirtiedContext;
             default -> false;
         };
     }
@@ -966,6 +1027,7 @@ final class QueryFlow {
      */
     private Candidate evaluate(Analysis a, String sql) {
         Candidate c = new Candidate();
+        c.generation = cache.catalog().generation(database);
         String reason = sessionBypassReason();
         // A shape not worth caching is sent on before any catalog or rule work (only shapes that were looked
         // up, so already passed all of it, can be in that state).
@@ -976,7 +1038,10 @@ final class QueryFlow {
         }
         if (reason == null && (context == null || contextDirty || txIsolationUnknown())) {
             if (canAskCatalog()) {
-                c.needsCatalog = new NeedCatalog(true, names(a.reads()), functionNames(a.unknownFunctions()));
+                // Inside a transaction of unknown isolation, the context (which tells it) first: a REPEATABLE
+                // READ snapshot may predate DDL, and facts learned in it would be remembered for everyone.
+                c.needsCatalog = txIsolationUnknown() ? new NeedCatalog(true, List.of(), List.of())
+                        : new NeedCatalog(true, names(a.reads()), functionNames(a.unknownFunctions()));
                 return c;
             }
             reason = catalogFailed() ? "catalog_error" : "context_unknown";
@@ -1164,9 +1229,11 @@ final class QueryFlow {
             return;
         }
         List<byte[]> tokens = l.tokens();
-        if (tokens.size() >= 2 && cache.catalog().observeEpoch(database, tokens.get(tokens.size() - 2))) {
-            // The database epoch (the second-to-last token) moved: DDL committed since what this decision used
-            // was learned, maybe through another pgmemo. Neither serve nor store on it.
+        boolean moved = tokens.size() >= 2 && cache.catalog().observeEpoch(database, tokens.get(tokens.size() - 2));
+        if (moved || cache.catalog().generation(database) != x.candidate.generation) {
+            // The database epoch (the second-to-last token) moved, seen by this lookup or another since the
+            // decision read its facts: DDL committed after what it used was learned, maybe through another
+            // pgmemo. Neither serve nor store on it.
             cache.metrics().bypass("catalog_changed");
             return;
         }
@@ -1242,6 +1309,24 @@ final class QueryFlow {
      * while the session is idle, so it cannot disturb a transaction.
      */
     private void runCatalogQuery(NeedCatalog need, Runnable then) {
+        pauseClient();
+        if (need.relations().isEmpty() && need.functions().isEmpty()) {
+            sendCatalogQuery(need, then, 0);
+            return;
+        }
+        // Facts about tables and functions are dated by the database epoch, read from the store before they are
+        // asked for: a lookup that later finds another epoch knows DDL committed since (Catalog.observeEpoch).
+        cache.store().tokens(List.of(Keys.databaseEpoch(database))).whenComplete((tokens, err) -> onLoop(() -> {
+            if (err == null && !tokens.isEmpty()) {
+                cache.catalog().observeEpoch(database, tokens.get(0));
+            }
+            // (Undated when the store failed: a later lookup finds an epoch other than the last one seen, or none
+            // seen yet, and forgets them then.)
+            sendCatalogQuery(need, then, cache.catalog().generation(database));
+        }));
+    }
+
+    private void sendCatalogQuery(NeedCatalog need, Runnable then, long generation) {
         List<String> sql = new ArrayList<>();
         List<Consumer<ByteBuf>> rowHandlers = new ArrayList<>();
         if (need.context() || context == null || contextDirty) {
@@ -1255,31 +1340,17 @@ final class QueryFlow {
                 }
             });
         }
-        // Facts about tables and functions are dated by the database epoch read from the store before they are
-        // asked for: a lookup that later finds another epoch knows DDL committed since (Catalog.observeEpoch).
-        // Answers learned across a change of the catalog (DDL committing through this pgmemo meanwhile) are not
-        // remembered: the decision waiting for them asks again.
-        long generation = cache.catalog().generation(database);
-        List<Runnable> remember = new ArrayList<>();
-        CompletableFuture<List<byte[]>> epoch = need.relations().isEmpty() && need.functions().isEmpty() ? null
-                : cache.store().tokens(List.of(Keys.databaseEpoch(database)));
+        // Answers learned across a change of the catalog (DDL committing meanwhile) are not remembered: the
+        // decision waiting for them asks again.
         if (!need.relations().isEmpty()) {
             List<Catalog.Name> rels = need.relations();
             sql.add(Catalog.relationsQuery(rels));
-            rowHandlers.add(row -> {
-                ByteBuf copy = Unpooled.copiedBuffer(row);
-                SessionContext ctx = context;
-                remember.add(() -> cache.catalog().rememberRelation(ctx, rels, copy));
-            });
+            rowHandlers.add(row -> remember(generation, () -> cache.catalog().rememberRelation(context, rels, row)));
         }
         if (!need.functions().isEmpty()) {
             List<Catalog.Name> funcs = need.functions();
             sql.add(Catalog.functionsQuery(funcs));
-            rowHandlers.add(row -> {
-                ByteBuf copy = Unpooled.copiedBuffer(row);
-                SessionContext ctx = context;
-                remember.add(() -> cache.catalog().rememberFunction(ctx, funcs, copy));
-            });
+            rowHandlers.add(row -> remember(generation, () -> cache.catalog().rememberFunction(context, funcs, row)));
         }
         boolean inTransaction = txStatus == BackendMessage.ReadyForQuery.IN_TRANSACTION;
         if (inTransaction) {
@@ -1289,8 +1360,7 @@ final class QueryFlow {
             rowHandlers.add(0, row -> { });
             sql.add("RELEASE SAVEPOINT " + CATALOG_SAVEPOINT);
         }
-        pauseClient();
-        Runnable resume = () -> {
+        sendInternalQuery(String.join(";\n", sql), rowHandlers, () -> {
             // The client was paused for this catalog query. The continuation either pauses it again (a store
             // lookup, which resumes it when done) or just sends the request on; in that case nothing else would
             // flush it upstream or read the client again, so resume here.
@@ -1299,22 +1369,18 @@ final class QueryFlow {
             if (!clientPaused) {
                 resumeClient();
             }
-        };
-        sendInternalQuery(String.join(";\n", sql), rowHandlers, () -> {
-            if (epoch == null) {
-                resume.run();
-                return;
-            }
-            epoch.whenComplete((tokens, err) -> onLoop(() -> {
-                if (cache.catalog().generation(database) == generation) {
-                    if (err == null && !tokens.isEmpty()) {
-                        cache.catalog().observeEpoch(database, tokens.get(0));
-                    }
-                    remember.forEach(Runnable::run); // learned after that epoch was read: at least as new
-                }
-                resume.run();
-            }));
-        }, false);
+        }, false).savepoint = inTransaction;
+    }
+
+    /** Remembers a catalog fact learned in {@code generation}, unless the catalog changed since (or meanwhile). */
+    private void remember(long generation, Runnable put) {
+        if (cache.catalog().generation(database) != generation) {
+            return;
+        }
+        put.run();
+        if (cache.catalog().generation(database) != generation) {
+            cache.catalog().invalidateDatabase(database); // changed while it was stored: drop it again
+        }
     }
 
     /**
@@ -1322,7 +1388,7 @@ final class QueryFlow {
      * per statement) and {@code then} runs at its ReadyForQuery. {@code first} puts it at the head of the
      * reply queue (only when nothing else is outstanding).
      */
-    private void sendInternalQuery(String sql, List<Consumer<ByteBuf>> rowHandlers, Runnable then, boolean first) {
+    private InternalQuery sendInternalQuery(String sql, List<Consumer<ByteBuf>> rowHandlers, Runnable then, boolean first) {
         if (!first) {
             sendDeferredCloses(); // ahead of the query, as their replies are queued; a first query goes before them
         }
@@ -1343,6 +1409,7 @@ final class QueryFlow {
         }
         session.writeUpstream(new FrontendMessage.Query(sql).encode(session.alloc()));
         session.flushUpstream();
+        return p.internal;
     }
 
     private static final byte INTERNAL = 'i';
@@ -1357,6 +1424,7 @@ final class QueryFlow {
                 if (!a.unknownFunctions().isEmpty()) {
                     // A user function may call set_config whatever its declared volatility.
                     dirtyContext();
+                    lexingMayChange();
                 }
                 if (!a.unknownFunctions().isEmpty() && context != null) {
                     for (Catalog.Name f : functionNames(a.unknownFunctions())) {
@@ -1373,6 +1441,7 @@ final class QueryFlow {
                 }
                 if (a.callsSetConfig()) {
                     dirtyContext();
+                    lexingMayChange();
                 }
                 if (a.writesUnknown()) {
                     noteUnknownWrite();
@@ -1397,6 +1466,10 @@ final class QueryFlow {
             case SET, RESET, DISCARD -> {
                 forgetPrepared(a);
                 dirtyContext();
+                if (a.settingName() == null || "all".equals(a.settingName())
+                        || "standard_conforming_strings".equals(a.settingName())) {
+                    lexingMayChange();
+                }
                 // SET TRANSACTION changes the running transaction; default_transaction_isolation and SESSION
                 // CHARACTERISTICS only later ones (the context read tells those).
                 if (a.isolationLevel() != null && txStatus != BackendMessage.ReadyForQuery.IDLE
@@ -1438,6 +1511,15 @@ final class QueryFlow {
         }
     }
 
+    private boolean pendingGroupsWrote() {
+        for (Pending p : pending) {
+            if (p.writes != null || p.writesBeforeEnd != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private void noteWrites(Analysis a) {
         txWrote = true;
         if (a.writesUnknown()) {
@@ -1458,6 +1540,16 @@ final class QueryFlow {
         txWrote = true;
         noted.epoch = true;
         dirtyContext();
+        lexingMayChange();
+    }
+
+    /**
+     * A statement sent upstream may turn standard_conforming_strings off (SET, set_config, code pgmemo cannot
+     * see): until its ReadyForQuery (with any ParameterStatus before it) tells, what follows is analysed as if
+     * it were off.
+     */
+    private void lexingMayChange() {
+        standardConformingStrings = false;
     }
 
     private void dirtyContext() {
@@ -1490,7 +1582,10 @@ final class QueryFlow {
                 contextDirty = true;
                 BackendMessage.ParameterStatus ps = BackendMessage.ParameterStatus.decode(frame);
                 if ("standard_conforming_strings".equals(ps.name())) {
-                    standardConformingStrings = "on".equals(ps.value());
+                    standardConformingStringsReported = "on".equals(ps.value());
+                    standardConformingStrings = standardConformingStringsReported && standardConformingStrings;
+                } else if ("client_encoding".equals(ps.name())) {
+                    clientEncodingAsciiSafe = asciiSafeEncoding(ps.value());
                 }
             }
             if (head != null && head.skip && type == MessageType.NOTICE_RESPONSE) {
@@ -1664,19 +1759,24 @@ final class QueryFlow {
         byte status = BackendMessage.ReadyForQuery.decode(frame).status();
         byte previous = txStatus;
         txStatus = status;
+        if (pending.isEmpty()) {
+            standardConformingStrings = standardConformingStringsReported; // every statement sent has been answered
+        }
         if (head.capture != null && head.kind == MessageType.QUERY && !head.error) {
             head.capture.complete = head.capture.sawCommandComplete;
         }
         storeCaptures(head, status);
         txWrites.addAll(head.writesBeforeEnd);
-        if (head.endsTransaction) {
+        if (head.endsTransaction && !txWrites.isEmpty()) {
             toBump.addAll(txWrites);
-            txWrites = new Writes();
+            txWrites.clear();
         }
         txWrites.addAll(head.writes);
-        if (status == BackendMessage.ReadyForQuery.IDLE) {
+        if (status == BackendMessage.ReadyForQuery.IDLE && !txWrites.isEmpty()) {
             toBump.addAll(txWrites);
-            txWrites = new Writes();
+            txWrites.clear();
+        }
+        if (status == BackendMessage.ReadyForQuery.IDLE) {
             portals.clear(); // protocol-level portals never outlive their transaction
             unnamedPortalMaySuspend = false;
         }
@@ -1687,8 +1787,7 @@ final class QueryFlow {
             txDirtiedContext = false;
             txIsolation = null;
             // Writes of a transaction chained to the one that ended (or pipelined behind it) still count.
-            txWrote = !txWrites.isEmpty() || !noted.isEmpty() || notedBeforeEnd != null
-                    || pending.stream().anyMatch(p -> p.writes != null || p.writesBeforeEnd != null);
+            txWrote = !txWrites.isEmpty() || !noted.isEmpty() || notedBeforeEnd != null || pendingGroupsWrote();
         }
         if (head.internal != null) {
             frame.release();
@@ -1696,7 +1795,7 @@ final class QueryFlow {
                 catalogHasFailed = true;
                 catalogFailedAt = System.nanoTime();
             }
-            if (status == BackendMessage.ReadyForQuery.FAILED) {
+            if (status == BackendMessage.ReadyForQuery.FAILED && head.internal.savepoint) {
                 // pgmemo's own query failed inside the client's transaction: undo it to its savepoint, so
                 // the transaction is exactly as the client left it, then go on.
                 InternalQuery failed = head.internal;
@@ -1759,8 +1858,9 @@ final class QueryFlow {
         if (!toBump.targets.isEmpty() && context != null && !contextDirty && !catalogFailed()) {
             List<Catalog.Name> unknown = cache.catalog().unknownRelations(context, toBump.targets);
             if (!unknown.isEmpty()) {
-                if (pending.isEmpty() && upstreamBacklog.isEmpty()) {
-                    // Learn the written relations' views, partitions and foreign keys first (the session is idle now).
+                if (status == BackendMessage.ReadyForQuery.IDLE && pending.isEmpty() && upstreamBacklog.isEmpty()) {
+                    // Learn the written relations' views, partitions and foreign keys first (the session is idle now;
+                    // after COMMIT AND CHAIN it is not, and a query of pgmemo's would run in the client's transaction).
                     sendCatalogQueryBeforeBump(unknown, frame, status);
                     return;
                 }
@@ -2001,6 +2101,8 @@ final class QueryFlow {
         List<byte[]> tokenKeys;
         /** The query's shape when admission control is on (cache.admission: cost), else null. */
         Admission.Shape shape;
+        /** Catalog.generation when the decision read the catalog facts it rests on. */
+        long generation;
 
         boolean cacheable() {
             return tokenKeys != null;
@@ -2114,6 +2216,8 @@ final class QueryFlow {
         final Runnable then;
         int statement;
         boolean failed;
+        /** It began with pgmemo's savepoint (inside the client's transaction): a failure is rolled back to it. */
+        boolean savepoint;
 
         InternalQuery(List<Consumer<ByteBuf>> handlers, Runnable then) {
             this.handlers = handlers;

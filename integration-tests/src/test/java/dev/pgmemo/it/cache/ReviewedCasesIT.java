@@ -116,6 +116,74 @@ class ReviewedCasesIT {
     }
 
     @Test
+    void aClientGoneAfterItsCommitStillInvalidates() throws Exception {
+        String read = "SELECT count(*) FROM " + T + " WHERE k > 400";
+        try (Connection b = CacheIt.connect(pgmemo, Mode.SIMPLE); Statement sb = b.createStatement()) {
+            assertThat(one(sb, read)).isEqualTo("0");
+            assertThat(one(sb, read)).isEqualTo("0");
+            WireClient a = new WireClient(pgmemo.port(), CacheIt.USER, "test");
+            // The COMMIT is done long before this Query's ReadyForQuery, which never comes: the backend dies.
+            a.query("BEGIN; INSERT INTO " + T + " VALUES (401, 'gone'); COMMIT; SELECT pg_sleep(30) /* " + ID + " */").flush();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                    .until(() -> "1".equals(CacheIt.oneDirect("SELECT count(*) FROM " + T + " WHERE k > 400")));
+            CacheIt.execDirect("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30) /* "
+                    + ID + " */%' AND pid <> pg_backend_pid()");
+            assertThat(a.readToEnd()).as("the session ends with its backend").isTrue();
+            assertThat(one(sb, read)).as("the committed row, though its ReadyForQuery never came").isEqualTo("1");
+            a.close();
+        } finally {
+            CacheIt.execDirect("DELETE FROM " + T + " WHERE k > 400");
+        }
+    }
+
+    @Test
+    void aCommitEndingInAFailedChainedTransactionStillInvalidatesAndAnswers() throws Exception {
+        String table = "memo_rev_fresh_" + ID;
+        CacheIt.execDirect("CREATE TABLE " + table + " (k int)");
+        try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test");
+                Connection b = CacheIt.connect(pgmemo, Mode.SIMPLE); Statement sb = b.createStatement()) {
+            String read = "SELECT count(*) FROM " + table;
+            assertThat(one(sb, read)).isEqualTo("0");
+            assertThat(one(sb, read)).isEqualTo("0");
+            // A table this session has not learned about, written and committed, then a failing statement in the
+            // chained transaction: pgmemo may not ask the catalog inside it, and must not hang.
+            c.query("BEGIN; INSERT INTO " + table + " VALUES (1); COMMIT; BEGIN; SELECT 1/0").flush();
+            List<Msg> reply = c.readUntilReady();
+            assertThat(types(reply)).endsWith("EZ");
+            assertThat(reply.get(reply.size() - 1).body()[0]).isEqualTo((byte) 'E');
+            assertThat(one(sb, read)).as("the committed row").isEqualTo("1");
+            c.query("ROLLBACK").flush();
+            assertThat(types(c.readUntilReady())).isEqualTo("CZ");
+        } finally {
+            CacheIt.execDirect("DROP TABLE IF EXISTS " + table);
+        }
+    }
+
+    @Test
+    void aReadAfterAWritingUserFunctionInTheSameBatchIsNotCached() throws Exception {
+        String fn = "memo_rev_ins_" + ID;
+        CacheIt.execDirect("CREATE FUNCTION " + fn + "() RETURNS int LANGUAGE sql AS $$ INSERT INTO " + T
+                + " VALUES (501, 'by function') RETURNING k $$");
+        String read = "SELECT count(*) FROM " + T + " WHERE k > 500";
+        try (WireClient a = new WireClient(pgmemo.port(), CacheIt.USER, "test");
+                WireClient b = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            a.query("BEGIN").flush();
+            a.readUntilReady();
+            a.parse("", "SELECT " + fn + "()").bind("", "").execute("")
+                    .parse("", read).bind("", "").execute("").sync().flush();
+            assertThat(dataRows(a.readUntilReady())).containsExactly("501", "1");
+            b.parse("", read).bind("", "").execute("").sync().flush();
+            assertThat(dataRows(b.readUntilReady())).as("the insert is not committed").containsExactly("0");
+            a.query("ROLLBACK").flush();
+            a.readUntilReady();
+            b.parse("", read).bind("", "").execute("").sync().flush();
+            assertThat(dataRows(b.readUntilReady())).containsExactly("0");
+        } finally {
+            CacheIt.execDirect("DELETE FROM " + T + " WHERE k > 500", "DROP FUNCTION IF EXISTS " + fn + "()");
+        }
+    }
+
+    @Test
     void aStableFunctionCallingSetConfigDirtiesTheContext() throws Exception {
         String fn = "memo_rev_setpath_" + ID;
         CacheIt.execDirect("CREATE FUNCTION " + fn + "(p text) RETURNS text STABLE LANGUAGE plpgsql AS $$ BEGIN "

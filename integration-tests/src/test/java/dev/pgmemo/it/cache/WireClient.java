@@ -171,6 +171,11 @@ final class WireClient implements AutoCloseable {
         return message('Q', b);
     }
 
+    /** Closes the socket without a Terminate (a client that died). */
+    void closeAbruptly() throws IOException {
+        socket.close();
+    }
+
     /** Sends what is queued, then shuts down the sending side of the socket. */
     void shutdownOutput() throws IOException {
         flush();

@@ -117,13 +117,15 @@ public final class Catalog {
      * what was known must not be used (its lookup is neither served nor stored).
      */
     public boolean observeEpoch(String database, byte[] token) {
-        byte[] previous = epochs.put(database, token.clone());
-        if (previous == null || !java.util.Arrays.equals(previous, token)) {
-            // Also on the first observation: what was learned before it cannot be dated.
-            invalidateDatabase(database);
-            return true;
+        byte[] previous = epochs.get(database);
+        if (previous != null && java.util.Arrays.equals(previous, token)) {
+            return false;
         }
-        return false;
+        // Also on the first observation: what was learned before it cannot be dated. Forget first (which moves the
+        // generation, so decisions made before see it), then publish the new epoch.
+        invalidateDatabase(database);
+        epochs.put(database, token.clone());
+        return true;
     }
 
     /**

@@ -40,7 +40,8 @@ public record SessionContext(String database, String currentUser, String session
     private static final String CHANGED_SETTINGS = "(SELECT pg_catalog.string_agg(name || '=' || setting, E'\\n' ORDER BY name)"
             + " FROM pg_catalog.pg_settings WHERE source IN ('client', 'session', 'user', 'database', 'database user')"
             + " AND name NOT IN ('application_name', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout',"
-            + " 'idle_session_timeout', 'transaction_timeout', 'search_path') AND name NOT LIKE 'log%')";
+            + " 'idle_session_timeout', 'transaction_timeout', 'search_path', 'transaction_isolation',"
+            + " 'transaction_read_only', 'transaction_deferrable') AND name NOT LIKE 'log%')";
 
     /**
      * The query that reads the context: one row. Column 0..3 are database, current_user, session_user and
