@@ -8,10 +8,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -20,26 +17,13 @@ import org.junit.jupiter.api.Timeout;
  * parameter defaults, name resolution that depends on the role, and write targets pgmemo cannot find.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class CatalogSideEffectsSafetyIT {
-    private TestDb db;
-    private Memo memo;
+class CatalogSideEffectsSafetyIT extends SafetyIt {
 
-    @BeforeAll
-    void setUp() throws SQLException {
-        db = TestDb.create("catfx");
-        memo = Memo.start();
+    @Override
+    protected String databaseName() {
+        return "catfx";
     }
 
-    @AfterAll
-    void tearDown() throws SQLException {
-        if (memo != null) {
-            memo.close();
-        }
-        if (db != null) {
-            db.close();
-        }
-    }
 
     /** Reads {@code sql} three times and asserts no run was served from the cache; returns the rows of each run. */
     private List<List<String>> neverHit(Connection c, String sql) throws SQLException {

@@ -9,10 +9,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -25,32 +23,23 @@ import org.junit.jupiter.params.provider.MethodSource;
  * identical SQL from being answered with another context's cached result.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class SessionContextSafetyIT {
-    private TestDb db;
-    private Memo memo;
+class SessionContextSafetyIT extends SafetyIt {
     private String alice;
     private String bob;
     private String owner;
 
+    @Override
+    protected String databaseName() {
+        return "ctx";
+    }
+
     @BeforeAll
-    void setUp() throws SQLException {
-        db = TestDb.create("ctx");
+    void setUpRoles() throws SQLException {
         alice = db.role("alice");
         bob = db.role("bob");
         owner = db.role("owner");
-        memo = Memo.start();
     }
 
-    @AfterAll
-    void tearDown() throws SQLException {
-        if (memo != null) {
-            memo.close();
-        }
-        if (db != null) {
-            db.close();
-        }
-    }
 
     private static String n(String base, Mode mode) {
         return base + "_" + mode.name().toLowerCase(Locale.ROOT);

@@ -8,9 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -21,28 +19,19 @@ import org.junit.jupiter.params.provider.EnumSource;
  * CALL, volatile functions).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class StatementSafetyIT {
-    private TestDb db;
-    private Memo memo;
+class StatementSafetyIT extends SafetyIt {
     private String alice;
 
-    @BeforeAll
-    void setUp() throws SQLException {
-        db = TestDb.create("stmt");
-        alice = db.role("alice");
-        memo = Memo.start();
+    @Override
+    protected String databaseName() {
+        return "stmt";
     }
 
-    @AfterAll
-    void tearDown() throws SQLException {
-        if (memo != null) {
-            memo.close();
-        }
-        if (db != null) {
-            db.close();
-        }
+    @BeforeAll
+    void setUpRoles() throws SQLException {
+        alice = db.role("alice");
     }
+
 
     private static String n(String base, Mode mode) {
         return base + "_" + mode.name().toLowerCase(Locale.ROOT);

@@ -16,10 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.RepeatedTest;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -31,26 +28,13 @@ import org.junit.jupiter.params.provider.MethodSource;
  * transactions, errors and notices, error handling mid-batch and in pipelines, and cursor-style fetches.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class TransactionSafetyIT {
-    private TestDb db;
-    private Memo memo;
+class TransactionSafetyIT extends SafetyIt {
 
-    @BeforeAll
-    void setUp() throws SQLException {
-        db = TestDb.create("tx");
-        memo = Memo.start();
+    @Override
+    protected String databaseName() {
+        return "tx";
     }
 
-    @AfterAll
-    void tearDown() throws SQLException {
-        if (memo != null) {
-            memo.close();
-        }
-        if (db != null) {
-            db.close();
-        }
-    }
 
     private static String n(String base, Object... parts) {
         StringBuilder sb = new StringBuilder(base);
