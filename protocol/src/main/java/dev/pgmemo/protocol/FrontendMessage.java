@@ -169,6 +169,15 @@ public sealed interface FrontendMessage {
             byte kind = readKind(body, "Close kind");
             return new Close(kind, Wire.readUtf8CString(body));
         }
+
+        public ByteBuf encode(ByteBufAllocator alloc) {
+            ByteBuf buf = alloc.buffer();
+            int len = Wire.beginMessage(buf, MessageType.CLOSE);
+            buf.writeByte(kind);
+            Wire.writeCString(buf, name);
+            Wire.endMessage(buf, len);
+            return buf;
+        }
     }
 
     /** Sync: ends an extended-query batch; the server answers ReadyForQuery. */

@@ -12,10 +12,7 @@ public final class Wire {
 
     /** Reads a NUL-terminated UTF-8 string and advances past the terminator. */
     public static String readCString(ByteBuf buf) {
-        int end = buf.indexOf(buf.readerIndex(), buf.writerIndex(), (byte) 0);
-        if (end < 0) {
-            throw new MalformedMessageException("string is not NUL-terminated");
-        }
+        int end = cStringEnd(buf);
         String s = buf.toString(buf.readerIndex(), end - buf.readerIndex(), StandardCharsets.UTF_8);
         buf.readerIndex(end + 1);
         return s;
@@ -28,10 +25,7 @@ public final class Wire {
      */
     public static String readUtf8CString(ByteBuf buf) {
         int start = buf.readerIndex();
-        int end = buf.indexOf(start, buf.writerIndex(), (byte) 0);
-        if (end < 0) {
-            throw new MalformedMessageException("string is not NUL-terminated");
-        }
+        int end = cStringEnd(buf);
         int length = end - start;
         String s;
         if (buf.forEachByte(start, length, b -> b >= 0) < 0) {
@@ -49,6 +43,15 @@ public final class Wire {
         }
         buf.readerIndex(end + 1);
         return s;
+    }
+
+    /** Index of the NUL that ends the string at the reader index. */
+    private static int cStringEnd(ByteBuf buf) {
+        int end = buf.indexOf(buf.readerIndex(), buf.writerIndex(), (byte) 0);
+        if (end < 0) {
+            throw new MalformedMessageException("string is not NUL-terminated");
+        }
+        return end;
     }
 
     public static void writeCString(ByteBuf buf, String s) {

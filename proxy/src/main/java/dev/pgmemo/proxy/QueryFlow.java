@@ -311,8 +311,16 @@ final class QueryFlow {
         String sql = frame.toString(start, nul - start, java.nio.charset.StandardCharsets.ISO_8859_1);
         statements.remove("");
         portals.remove("");
+        noteScriptEffects(sql, analyzeScript(sql));
+    }
+
+    /** What the statements of a simple Query going upstream do (as they go, in order). */
+    private void noteScriptEffects(String sql, List<Analysis> statementsInQuery) {
         prepareReferencedStatements(sql);
-        for (Analysis a : analyzeScript(sql)) {
+        for (Analysis a : statementsInQuery) {
+            if (!standardConformingStrings) {
+                noteUnknownWrite(); // after a statement that may turn standard_conforming_strings off
+            }
             noteEffects(a);
         }
     }
@@ -396,10 +404,10 @@ final class QueryFlow {
                         cache.metrics().hits.increment();
                         // PostgreSQL would have dropped its unnamed statement and portal for this Query.
                         if (unnamedStatement != null && unnamedStatement.upstreamPrepared) {
-                            deferredCloses.add(closeMessage((byte) 'S', ""));
+                            deferredCloses.add(new FrontendMessage.Close((byte) 'S', "").encode(session.alloc()));
                         }
                         if (unnamedPortal != null) {
-                            deferredCloses.add(closeMessage((byte) 'P', ""));
+                            deferredCloses.add(new FrontendMessage.Close((byte) 'P', "").encode(session.alloc()));
                         }
                         session.writeClient(Unpooled.wrappedBuffer(exec.hit));
                         session.writeClient(BackendMessage.ReadyForQuery.encode(session.alloc(), txStatus));
@@ -424,13 +432,7 @@ final class QueryFlow {
                 return;
             }
         }
-        prepareReferencedStatements(query.sql());
-        for (Analysis a : statementsInQuery) {
-            if (!standardConformingStrings) {
-                noteUnknownWrite(); // after a statement that may turn standard_conforming_strings off
-            }
-            noteEffects(a);
-        }
+        noteScriptEffects(query.sql(), statementsInQuery);
         forward(frame, MessageType.QUERY);
     }
 
@@ -491,16 +493,18 @@ final class QueryFlow {
                     eligible = false;
                     continue;
                 }
-                int bound = local ? lastBindBefore(i, e.portal()) : -1;
-                if (!local) {
-                    // already sent upstream: no bookkeeping (a batch of thousands of Executes stays linear)
-                } else if (bound < 0 || used[bound]) {
-                    local = false; // a portal bound earlier, or executed twice (PostgreSQL's second run returns nothing)
-                } else {
-                    used[bound] = true;
-                    int parsed = lastParseBefore(bound, ((FrontendMessage.Bind) batch.get(bound).msg).statement());
-                    if (parsed >= 0) {
-                        used[parsed] = true;
+                // Bookkeeping only while the batch may still be answered locally (a batch of thousands of Executes
+                // going upstream stays linear).
+                if (local) {
+                    int bound = lastBindBefore(i, e.portal());
+                    if (bound < 0 || used[bound]) {
+                        local = false; // a portal bound earlier, or executed twice (PostgreSQL's second run returns nothing)
+                    } else {
+                        used[bound] = true;
+                        int parsed = lastParseBefore(bound, ((FrontendMessage.Bind) batch.get(bound).msg).statement());
+                        if (parsed >= 0) {
+                            used[parsed] = true;
+                        }
                     }
                 }
                 Analysis a = portal.statement.analysis;
@@ -899,16 +903,6 @@ final class QueryFlow {
                 injectParse(st);
             }
         }
-    }
-
-    /** A Close message, as pgmemo sends it for the client (its CloseComplete is not relayed). */
-    private ByteBuf closeMessage(byte kind, String name) {
-        ByteBuf buf = session.alloc().buffer();
-        int len = dev.pgmemo.protocol.Wire.beginMessage(buf, MessageType.CLOSE);
-        buf.writeByte(kind);
-        dev.pgmemo.protocol.Wire.writeCString(buf, name);
-        dev.pgmemo.protocol.Wire.endMessage(buf, len);
-        return buf;
     }
 
     /** After DEALLOCATE (ALL) or DISCARD ALL, PostgreSQL knows these statements (and portals) no more. */
