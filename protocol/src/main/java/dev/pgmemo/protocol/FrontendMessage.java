@@ -17,21 +17,32 @@ public sealed interface FrontendMessage {
      * the answer, to PostgreSQL.
      */
     static FrontendMessage decode(ByteBuf frame) {
-        ByteBuf body = frame.slice(frame.readerIndex() + 5, frame.readableBytes() - 5);
         byte type = frame.getByte(frame.readerIndex());
+        int bodyLength = frame.readableBytes() - 5;
+        switch (type) {
+            case MessageType.SYNC, MessageType.FLUSH, MessageType.TERMINATE -> {
+                if (bodyLength != 0) {
+                    throw new MalformedMessageException("invalid message format");
+                }
+                return type == MessageType.SYNC ? Sync.INSTANCE : type == MessageType.FLUSH ? Flush.INSTANCE : Terminate.INSTANCE;
+            }
+            case MessageType.QUERY, MessageType.PARSE, MessageType.BIND, MessageType.DESCRIBE, MessageType.EXECUTE,
+                    MessageType.CLOSE -> {
+            }
+            default -> {
+                return null;
+            }
+        }
+        ByteBuf body = frame.slice(frame.readerIndex() + 5, bodyLength); // the body only; no copy
         FrontendMessage msg = switch (type) {
             case MessageType.QUERY -> Query.decode(body);
             case MessageType.PARSE -> Parse.decode(body);
             case MessageType.BIND -> Bind.decode(body);
             case MessageType.DESCRIBE -> Describe.decode(body);
             case MessageType.EXECUTE -> Execute.decode(body);
-            case MessageType.CLOSE -> Close.decode(body);
-            case MessageType.SYNC -> Sync.INSTANCE;
-            case MessageType.FLUSH -> Flush.INSTANCE;
-            case MessageType.TERMINATE -> Terminate.INSTANCE;
-            default -> null;
+            default -> Close.decode(body);
         };
-        if (msg != null && body.isReadable()) {
+        if (body.isReadable()) {
             throw new MalformedMessageException("invalid message format");
         }
         return msg;

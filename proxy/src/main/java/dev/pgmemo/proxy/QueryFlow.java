@@ -454,8 +454,8 @@ final class QueryFlow {
         boolean local = true;
         boolean eligible = true;
         int closesToDefer = 0;
-        Map<String, Statement> stmts = new HashMap<>(statements);
-        Map<String, Portal> ports = new HashMap<>(portals);
+        Overlay<Statement> stmts = new Overlay<>(statements);
+        Overlay<Portal> ports = new Overlay<>(portals);
         NeedCatalog need = null;
         // A batch is answered locally only when PostgreSQL would accept every message in it and keep nothing of
         // it after the Sync that pgmemo does not know: each Parse and Bind is used by an Execute of the batch,
@@ -789,13 +789,13 @@ final class QueryFlow {
      */
     private void sendBatch(List<Exec> captured) {
         sendDeferredCloses();
-        Map<Integer, Exec> byIndex = new HashMap<>();
+        Map<Integer, Exec> byIndex = captured.isEmpty() ? Map.of() : new HashMap<>();
         for (Exec x : captured) {
             if (x.tokens != null) {
                 byIndex.put(x.batchIndex, x);
             }
         }
-        List<Capture> captures = new ArrayList<>();
+        List<Capture> captures = captured.isEmpty() ? List.of() : new ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
             Held h = batch.get(i);
             FrontendMessage msg = h.msg;
@@ -871,7 +871,7 @@ final class QueryFlow {
             if (msg == FrontendMessage.Sync.INSTANCE) {
                 // The captures of this batch are stored (or not) when this Sync's ReadyForQuery arrives.
                 p.groupCaptures = captures;
-                captures = new ArrayList<>();
+                captures = captured.isEmpty() ? List.of() : new ArrayList<>();
                 queueSync(p);
             } else {
                 pending.add(p);
@@ -2083,6 +2083,47 @@ final class QueryFlow {
     }
 
     /** A portal as the client bound it. */
+    /**
+     * What a map would hold after the batch's changes, without copying it: the batch walk's view of the
+     * session's statements or portals (a batch changes a handful of names; copying the maps cost two HashMaps
+     * per Sync). Values are never null, so null means absent.
+     */
+    private static final class Overlay<V> {
+        private final Map<String, V> base;
+        private final List<String> names = new ArrayList<>(4);
+        private final List<V> values = new ArrayList<>(4);
+
+        Overlay(Map<String, V> base) {
+            this.base = base;
+        }
+
+        V get(String name) {
+            for (int i = names.size() - 1; i >= 0; i--) {
+                if (names.get(i).equals(name)) {
+                    return values.get(i);
+                }
+            }
+            return base.get(name);
+        }
+
+        boolean containsKey(String name) {
+            return get(name) != null;
+        }
+
+        void put(String name, V value) {
+            names.add(name);
+            values.add(value);
+        }
+
+        V remove(String name) {
+            V old = get(name);
+            if (old != null) {
+                put(name, null);
+            }
+            return old;
+        }
+    }
+
     private record Portal(Statement statement, FrontendMessage.Bind bind) {
     }
 
