@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
@@ -21,10 +22,31 @@ public final class CachePolicy {
     public record Decision(boolean cache, Duration ttl, int rule) {
     }
 
+    /** Tables whose match against a rule's patterns is remembered per rule, before that memo starts over. */
+    static final int MAX_REMEMBERED_TABLES = 4096;
+
     private final Duration defaultTtl;
+    private final Decision defaultDecision;
     private final List<CompiledRule> rules;
 
-    private record CompiledRule(Rule rule, List<TablePattern> tables, String queryFingerprint, Pattern pattern) {
+    /**
+     * A rule ready to match: its decision made once, and whether each table seen is covered by its table
+     * patterns remembered (the answer depends on the name alone, and the same few tables come back with
+     * every query: no splitting and regex matching per query).
+     */
+    private record CompiledRule(Rule rule, List<TablePattern> tables, String queryFingerprint, Pattern pattern,
+                                Decision decision, ConcurrentHashMap<String, Boolean> covered) {
+        boolean covers(String table) {
+            Boolean known = covered.get(table);
+            if (known == null) {
+                known = tables.stream().anyMatch(p -> p.matches(table));
+                if (covered.size() >= MAX_REMEMBERED_TABLES) {
+                    covered.clear();
+                }
+                covered.put(table, known);
+            }
+            return known;
+        }
     }
 
     /**
@@ -32,11 +54,14 @@ public final class CachePolicy {
      */
     public CachePolicy(CacheConfig cache, List<Rule> rules, Function<String, String> fingerprinter) {
         this.defaultTtl = cache.defaultTtl();
+        this.defaultDecision = new Decision(!defaultTtl.isZero(), defaultTtl, -1);
         List<CompiledRule> compiled = new ArrayList<>();
         for (Rule r : rules) {
             List<TablePattern> tables = r.match().tables().stream().map(TablePattern::parse).toList();
             String fp = r.match().query() == null ? null : fingerprinter.apply(r.match().query());
-            compiled.add(new CompiledRule(r, tables, fp, r.match().pattern()));
+            Duration ttl = r.ttlOr(defaultTtl);
+            Decision decision = new Decision(r.cache() && !ttl.isZero(), ttl, r.index());
+            compiled.add(new CompiledRule(r, tables, fp, r.match().pattern(), decision, new ConcurrentHashMap<>()));
         }
         this.rules = List.copyOf(compiled);
     }
@@ -49,12 +74,10 @@ public final class CachePolicy {
     public Decision decide(Collection<String> tables, String fingerprint, String sql) {
         for (CompiledRule r : rules) {
             if (matches(r, tables, fingerprint, sql)) {
-                Duration ttl = r.rule().ttlOr(defaultTtl);
-                boolean cache = r.rule().cache() && !ttl.isZero();
-                return new Decision(cache, ttl, r.rule().index());
+                return r.decision();
             }
         }
-        return new Decision(!defaultTtl.isZero(), defaultTtl, -1);
+        return defaultDecision;
     }
 
     private static boolean matches(CompiledRule r, Collection<String> tables, String fingerprint, String sql) {
@@ -65,7 +88,7 @@ public final class CachePolicy {
                 return false;
             }
             for (String t : tables) {
-                if (r.tables().stream().noneMatch(p -> p.matches(t))) {
+                if (!r.covers(t)) {
                     return false;
                 }
             }

@@ -50,6 +50,19 @@ class CachePolicyTest {
     }
 
     @Test
+    void rememberedTableMatchesGiveTheSameAnswersAsFreshOnes() throws Exception {
+        CachePolicy p = policy("rules:\n  - match: {tables: [\"app.cfg_*\"]}\n    ttl: 1h\n");
+        // More distinct tables than the memo keeps, twice over: every answer must stay what the patterns say.
+        for (int round = 0; round < 2; round++) {
+            for (int i = 0; i < CachePolicy.MAX_REMEMBERED_TABLES + 100; i++) {
+                assertThat(p.decide(List.of("app.cfg_" + i), "x", "x").rule()).isZero();
+                assertThat(p.decide(List.of("other.cfg_" + i), "x", "x").rule()).isEqualTo(-1);
+                assertThat(p.decide(List.of("app.cfg_" + i, "app.orders"), "x", "x").rule()).isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
     void tablesRuleNeedsEveryTableOfTheQueryListed() throws Exception {
         CachePolicy p = policy("rules:\n  - match: {tables: [config, countries]}\n    ttl: 1h\n");
         assertThat(p.decide(List.of("public.config", "public.countries"), "x", "x").rule()).isZero();
