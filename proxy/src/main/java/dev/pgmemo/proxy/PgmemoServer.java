@@ -130,6 +130,11 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     }
 
     /** The proxy port actually bound (useful when the configuration asked for port 0). */
+    /** The socket transport every channel uses: "io_uring", "epoll" or "nio" (see {@link Transport}). */
+    public String transportName() {
+        return transport.name();
+    }
+
     public int port() {
         return ((InetSocketAddress) serverChannel.localAddress()).getPort();
     }
