@@ -59,6 +59,10 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<ByteBuf> preConnectBacklog = new ArrayDeque<>();
     /** The client shut down its sending side; close once every reply it is owed has been relayed. */
     private boolean clientInputShutdown;
+    /** The client's end of input arrived while the query flow ran (see settleClientEof). */
+    private boolean clientEof;
+    /** PostgreSQL has been shown the end of input (our sending side to it is shut down). */
+    private boolean upstreamInputShut;
     /** Cache-aware request handling; null when caching is disabled (plain relay). */
     private QueryFlow flow;
     /**
@@ -326,8 +330,44 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     private void afterReadyForQuery() {
         if (draining && isIdle()) {
             terminateForShutdown();
+        } else if (clientEof) {
+            settleClientEof();
         } else if (clientInputShutdown && !hasRequestsInFlight()) {
             close();
+        }
+    }
+
+    /**
+     * The client shut down its sending side while the query flow runs: what the flow holds goes upstream; once
+     * no reply PostgreSQL sends unprompted is owed, PostgreSQL sees the end of input too, as a direct client's
+     * would, and the session ends when it closes. While replies are owed, or the flow is paused (a cache lookup,
+     * a catalog query), this runs again after each ReadyForQuery and each time the flow resumes: frames the
+     * flow processes then (held Parse/Bind/Execute without a Sync) would otherwise wait for input that never
+     * comes.
+     */
+    private void settleClientEof() {
+        if (state != State.READY || upstreamInputShut) {
+            return;
+        }
+        if (flow.clientInputShutdown()) {
+            clientInputShutdown = true; // close once the replies are relayed, or settle again
+            toUpstream.flush();
+            return;
+        }
+        upstreamInputShut = true;
+        toUpstream.flush();
+        if (upstream instanceof io.netty.channel.socket.DuplexChannel duplex) {
+            // Once what was written has left (shutting down earlier would fail those writes).
+            upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> duplex.shutdownOutput());
+        } else {
+            close();
+        }
+    }
+
+    /** The query flow processed what it held back while paused: an end of input may now be settled. */
+    void flowResumed() {
+        if (clientEof) {
+            settleClientEof();
         }
     }
 
@@ -371,16 +411,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             if (state == State.STARTUP && decoder != null && decoder.hasPartialPacket()) {
                 proxy.metrics().protocolErrors.increment();
                 fatal(SqlState.PROTOCOL_VIOLATION, "incomplete startup packet", null);
-            } else if (state == State.READY && flow != null && !flow.clientInputShutdown()) {
-                // What the client held back went upstream, and no reply PostgreSQL sends unprompted is owed: let
-                // it see the end of input too, as a direct client's would; the session ends when it closes.
-                toUpstream.flush();
-                if (upstream instanceof io.netty.channel.socket.DuplexChannel duplex) {
-                    // Once what was written has left (shutting down earlier would fail those writes).
-                    upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> duplex.shutdownOutput());
-                } else {
-                    close();
-                }
+            } else if (state == State.READY && flow != null) {
+                clientEof = true;
+                settleClientEof();
             } else if (state == State.READY && hasRequestsInFlight() || state == State.AUTHENTICATING) {
                 // Like PostgreSQL, answer what was asked before the client stopped sending; close after.
                 clientInputShutdown = true;

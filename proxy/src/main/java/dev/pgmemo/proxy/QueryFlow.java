@@ -1974,6 +1974,7 @@ final class QueryFlow {
         session.flushUpstream();
         if (!clientPaused) {
             session.updateReading();
+            session.flowResumed();
         }
     }
 

@@ -338,6 +338,18 @@ class ReviewedCasesIT {
     }
 
     @Test
+    void halfClosedClientWhoseMessagesWaitedBehindAPausedFlowIsClosed() throws Exception {
+        try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
+            // The session's first cacheable read pauses the flow for the catalog query; the Parse/Bind/Execute
+            // behind it (no Sync) and the end of input arrive meanwhile, and are processed only after it.
+            c.query("SELECT v FROM " + T + " WHERE k = 3").parse("", "SELECT 1").bind("", "").execute("").flush();
+            c.shutdownOutput();
+            assertThat(dataRows(c.readUntilReady())).containsExactly("public-3");
+            assertThat(c.readToEnd()).as("pgmemo closes, as PostgreSQL does").isTrue();
+        }
+    }
+
+    @Test
     void halfClosedClientWithHeldMessagesIsClosed() throws Exception {
         try (WireClient c = new WireClient(pgmemo.port(), CacheIt.USER, "test")) {
             c.parse("", "SELECT 1").bind("", "").execute("").flush();
