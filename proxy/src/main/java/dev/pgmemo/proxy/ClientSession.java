@@ -350,9 +350,8 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
             return;
         }
         if (flow.clientInputShutdown()) {
-            clientInputShutdown = true; // close once the replies are relayed, or settle again
             toUpstream.flush();
-            return;
+            return; // settled again after the next ReadyForQuery or when the flow resumes
         }
         upstreamInputShut = true;
         toUpstream.flush();
