@@ -1946,10 +1946,15 @@ final class QueryFlow {
                 c.discard();
                 continue;
             }
+            long storing = System.nanoTime(); // from the copy of the result to the store's answer
             byte[] wire = c.bytes();
             c.discard();
             byte[] entry = new CacheEntry(c.tokens, wire).encode();
+            Admission.Shape shape = c.shape;
             cache.store().put(c.key, entry, c.ttl).whenComplete((v, err) -> {
+                if (shape != null) {
+                    shape.stored(System.nanoTime() - storing);
+                }
                 if (err != null) {
                     cache.metrics().storeErrors.increment();
                 } else {

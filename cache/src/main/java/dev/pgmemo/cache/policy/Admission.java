@@ -3,6 +3,8 @@ package dev.pgmemo.cache.policy;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pgmemo.cache.analysis.Fingerprint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Whether caching a query shape pays for itself. Every lookup costs a store round trip and every miss a copy
@@ -12,28 +14,35 @@ import dev.pgmemo.cache.analysis.Fingerprint;
  * (the cache is an optimisation, never the source of truth).
  *
  * <p>Per shape (the normalized fingerprint), while cached: after every {@link #WINDOW} lookups the hit rate,
- * the mean lookup time and the mean time PostgreSQL took for the misses decide, but only once the shape has
- * been in its current state for one TTL (its entries' time to live), and only on lookups made after that:
- * before, the store has not had the time to fill, and a hit rate measured then says little about the hit rate
- * to come. The shape stays cached when at least half the lookups hit, or when
- * {@code hit rate x upstream time >= MARGIN x lookup time}: what the hits save outweighs what the lookups
- * cost. An expensive query therefore stays cached at low hit rates (a 50 ms query with 0.5 ms lookups needs
- * 2 % hits), and with the in-process store (lookups of a microsecond or two) nearly every shape that hits at
- * all does. Shapes are per normalized text, across databases and users. A shape found not
- * worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still goes through the cache (each
- * verdict that keeps the shape bypassed halves that, down to one in {@link #MAX_PROBE_EVERY}: a probe costs a
- * lookup and a store write, which on a shape run thousands of times a second adds up);
+ * the median lookup time, the median time a miss's result took to store and the mean time PostgreSQL took for
+ * the misses (an average over many windows) decide, but only once the shape has been in its current state for one TTL (its entries' time to
+ * live), and only on lookups made after that: before, the store has not had the time to fill, and a hit rate
+ * measured then says little about the hit rate to come. The shape stays cached when
+ * {@code hit rate x upstream time >= MARGIN x (lookup time + miss rate x store time)}: what the hits save
+ * outweighs what the lookups and the stores cost. An expensive query therefore stays cached at low hit rates
+ * (a 50 ms query with 0.5 ms lookups and stores needs 4 % hits), and with the in-process store (lookups and
+ * stores of a microsecond or two) nearly every shape that hits at all does; through Redis, a query that
+ * PostgreSQL answers about as fast as Redis answers a lookup (a primary-key lookup) cannot pay whatever its
+ * hit rate, since each miss costs a lookup and a store on top of PostgreSQL's time. A shape whose lookups
+ * hit at least {@link #KEEP_HIT_RATE} of the time stays cached anyway: it takes most of its load off
+ * PostgreSQL, and what it costs is bounded. Shapes are per normalized text, across databases and users. A
+ * shape found not worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still goes through
+ * the cache (each verdict that keeps the shape bypassed halves that, down to one in {@link #MAX_PROBE_EVERY}: a
+ * probe costs a lookup and a store write, which on a shape run thousands of times a second adds up);
  * one TTL later (when what the cached phase stored has expired) the same test runs again on the
  * {@link #PROBE_WINDOW} probes made from then on, with their hit rate converted to the rate every execution
  * storing would give ({@link #cachedHitRate}: only the probes' results are stored now) and with the larger
- * {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again. Every shape starts cached, so
- * the second run of a new query is a hit, and a shape is bypassed at the earliest one TTL after it was first
- * seen.
+ * {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again. After the probes are
+ * halved, the next verdict also waits one TTL: until the entries stored at the former rate expire, the probes
+ * find more of them than their own rate explains, and the conversion would overstate the hit rate. Every
+ * shape starts cached, so the second run of a new query is a hit, and a shape is bypassed at the earliest one
+ * TTL after it was first seen.
  *
  * <p>Thread-safe: each shape's numbers are guarded by the shape. The set of shapes is bounded; a shape
  * dropped from it starts over, cached.
  */
 public final class Admission {
+    private static final Logger log = LoggerFactory.getLogger(Admission.class);
     /** Lookups of a cached shape between two verdicts. */
     public static final int WINDOW = 512;
     /** While a shape is bypassed, one execution in this many still goes through the cache. */
@@ -52,8 +61,12 @@ public final class Admission {
      * the line (a hit rate estimated from a few probes) does not flip between the two states at every verdict.
      */
     public static final double REVIVE_MARGIN = 2 * MARGIN;
-    /** A shape hitting at least this often stays cached whatever the times. */
-    public static final double KEEP_HIT_RATE = 0.5;
+    /**
+     * A shape hitting at least this often stays cached whatever the times: it spares PostgreSQL four queries in
+     * five, and when the store is no faster than PostgreSQL the shape loses little (a lookup per query and a
+     * store per miss, against PostgreSQL's time for one in five).
+     */
+    public static final double KEEP_HIT_RATE = 0.8;
     /**
      * The probe hits a bypassed shape needs in one window to be cached again. Converted to the rate of storing
      * everything, one or two chance hits among the probes of a shape probed one time in 64 already read as
@@ -89,7 +102,7 @@ public final class Admission {
 
     /** The shape of a fingerprint, created cached on first use; null when admission control is off. */
     public Shape shape(String fingerprint) {
-        return enabled ? shapes.get(fingerprint, f -> new Shape()) : null;
+        return enabled ? shapes.get(fingerprint, Shape::new) : null;
     }
 
     /** How many known shapes are bypassed right now (approximate; for the metrics). */
@@ -99,6 +112,8 @@ public final class Admission {
 
     /** What is known of one query shape. */
     public static final class Shape {
+        /** The shape's normalized text (the key it is remembered under), for the log. */
+        private final String fingerprint;
         private boolean bypassed;
         /** When the current state (cached or bypassed) began, once {@code started} (at the first lookup). */
         private long since;
@@ -108,11 +123,23 @@ public final class Admission {
         private int executions;
         private int lookups;
         private int hits;
-        private long lookupNanos;
+        /** This window's lookup times (their median is the lookup's cost). */
+        private final Timings lookupTimes = new Timings();
+        /** This window's store times. */
+        private final Timings storeTimes = new Timings();
         /** While bypassed, one execution in this many goes through the cache. */
         private int probeEvery = PROBE_EVERY;
         /** Exponential moving average of PostgreSQL's time for this shape's misses; NaN until one is seen. */
         private double upstreamNanos = Double.NaN;
+        /**
+         * The median time from copying a miss's result to the store's acknowledgement of it, in the last window
+         * that stored any; NaN until one is stored (a shape whose results are never stored costs no stores).
+         */
+        private double storeNanos = Double.NaN;
+
+        Shape(String fingerprint) {
+            this.fingerprint = fingerprint;
+        }
 
         /** Whether this execution goes through the cache (lookup, and a store after a miss). */
         public synchronized boolean admit() {
@@ -144,22 +171,18 @@ public final class Admission {
                 // One TTL into this state: what was counted before (cold-start misses while cached, probes
                 // finding what the cached phase stored while bypassed) says little about what comes.
                 counting = true;
-                lookups = 0;
-                hits = 0;
-                lookupNanos = 0;
+                resetWindow();
             }
             lookups++;
             if (hit) {
                 hits++;
             }
-            lookupNanos += Math.max(0, nanos);
+            lookupTimes.add(nanos);
             if (lookups >= (bypassed ? PROBE_WINDOW : WINDOW)) {
                 if (counting) {
                     decide(now);
                 } else {
-                    lookups = 0; // too early to judge
-                    hits = 0;
-                    lookupNanos = 0;
+                    resetWindow(); // too early to judge
                 }
             }
         }
@@ -169,8 +192,24 @@ public final class Admission {
          * whether or not its result could be stored.
          */
         public synchronized void answeredUpstream(long nanos) {
+            upstreamNanos = average(upstreamNanos, nanos);
+        }
+
+        /** A miss's result of this shape was stored (or failed to be) {@code nanos} after its copy began. */
+        public synchronized void stored(long nanos) {
+            storeTimes.add(nanos);
+        }
+
+        private static double average(double average, long nanos) {
             double n = Math.max(0, nanos);
-            upstreamNanos = Double.isNaN(upstreamNanos) ? n : upstreamNanos * 0.875 + n * 0.125;
+            return Double.isNaN(average) ? n : average * 0.875 + n * 0.125;
+        }
+
+        private void resetWindow() {
+            lookups = 0;
+            hits = 0;
+            lookupTimes.clear();
+            storeTimes.clear();
         }
 
         public synchronized boolean bypassed() {
@@ -182,21 +221,98 @@ public final class Admission {
             if (bypassed) {
                 hitRate = cachedHitRate(hitRate, probeEvery);
             }
-            double lookup = (double) lookupNanos / lookups;
-            boolean bypass = !worthCaching(hitRate, lookup, upstreamNanos, bypassed ? REVIVE_MARGIN : MARGIN)
+            // Medians, not means: a garbage-collection pause (or any stall of this process) stretches the
+            // lookups in flight during it by as much, and a window of a few hundred lookups can hold one; it
+            // stretches PostgreSQL's answers too, but those are averaged over many windows.
+            double lookup = lookupTimes.median();
+            if (storeTimes.count() > 0) {
+                storeNanos = storeTimes.median();
+            }
+            boolean bypass = !worthCaching(hitRate, lookup, storeNanos, upstreamNanos, bypassed ? REVIVE_MARGIN : MARGIN)
                     || (bypassed && hits < REVIVE_MIN_HITS);
             if (bypass != bypassed) {
+                if (log.isDebugEnabled()) {
+                    log.debug("query shape {}: hit rate {}, lookup {} us, store {} us, PostgreSQL {} us: {}", fingerprint,
+                            String.format("%.3f", hitRate), micros(lookup), micros(storeNanos), micros(upstreamNanos),
+                            bypass ? "bypassed" : "cached again");
+                }
                 bypassed = bypass;
                 since = now;
                 counting = false;
                 probeEvery = PROBE_EVERY;
-            } else if (bypassed) {
-                probeEvery = Math.min(MAX_PROBE_EVERY, probeEvery * 2); // confirmed: probe less
+            } else if (bypassed && probeEvery < MAX_PROBE_EVERY) {
+                // Confirmed: probe less. The entries stored at the former rate live one more TTL, and probes
+                // finding them would look like a rising hit rate: the next verdict waits for them to expire.
+                probeEvery = Math.min(MAX_PROBE_EVERY, probeEvery * 2);
+                since = now;
+                counting = false;
             }
-            lookups = 0;
-            hits = 0;
-            lookupNanos = 0;
+            resetWindow();
             executions = 0;
+        }
+    }
+
+    /**
+     * Durations in buckets a quarter of an octave wide (a value is placed within 19 % of itself), for a median
+     * that a few extreme values do not move. Counts fit a short: a window holds at most {@link #WINDOW} lookups,
+     * and stores follow misses. The buckets are allocated at the first value.
+     */
+    static final class Timings {
+        private static final int BUCKETS = 4 * 40; // up to 2^40 ns (18 minutes); longer counts in the last
+        private short[] counts;
+        private int count;
+
+        void add(long nanos) {
+            if (counts == null) {
+                counts = new short[BUCKETS];
+            }
+            int i = bucket(nanos);
+            if (counts[i] < Short.MAX_VALUE) {
+                counts[i]++;
+                count++;
+            }
+        }
+
+        int count() {
+            return count;
+        }
+
+        void clear() {
+            if (count > 0) {
+                java.util.Arrays.fill(counts, (short) 0);
+                count = 0;
+            }
+        }
+
+        /** The middle of the bucket holding the median value; NaN when empty. */
+        double median() {
+            if (count == 0) {
+                return Double.NaN;
+            }
+            int seen = 0;
+            for (int i = 0; i < BUCKETS; i++) {
+                seen += counts[i];
+                if (2 * seen >= count) {
+                    return middle(i);
+                }
+            }
+            throw new IllegalStateException("unreachable");
+        }
+
+        static int bucket(long nanos) {
+            long v = Math.max(1, nanos);
+            int octave = 63 - Long.numberOfLeadingZeros(v);
+            int quarter = octave >= 2 ? (int) (v >>> (octave - 2)) & 3 : 0;
+            return Math.min(BUCKETS - 1, 4 * octave + quarter);
+        }
+
+        static double middle(int bucket) {
+            int octave = bucket / 4;
+            if (octave < 2) {
+                return 1L << octave;
+            }
+            long width = 1L << (octave - 2);
+            return (4 + bucket % 4) * width + width / 2.0;
         }
     }
 
@@ -217,11 +333,17 @@ public final class Admission {
     }
 
     /**
-     * The verdict, on its own for the tests: NaN upstream time (never measured) keeps the shape cached.
+     * The verdict, on its own for the tests: NaN upstream time (never measured) keeps the shape cached; NaN
+     * store time (nothing stored) counts as none.
      * {@code margin}: {@link #MARGIN} to stay cached, {@link #REVIVE_MARGIN} to be cached again.
      */
-    static boolean worthCaching(double hitRate, double lookupNanos, double upstreamNanos, double margin) {
+    static boolean worthCaching(double hitRate, double lookupNanos, double storeNanos, double upstreamNanos, double margin) {
+        double store = Double.isNaN(storeNanos) ? 0 : storeNanos;
         return hitRate >= KEEP_HIT_RATE || Double.isNaN(upstreamNanos)
-                || hitRate * upstreamNanos >= margin * lookupNanos;
+                || hitRate * upstreamNanos >= margin * (lookupNanos + (1 - hitRate) * store);
+    }
+
+    private static String micros(double nanos) {
+        return Double.isNaN(nanos) ? "-" : String.format("%.1f", nanos / 1000);
     }
 }
