@@ -13,44 +13,52 @@ import org.slf4j.LoggerFactory;
  * store does, the cache only adds work: such a shape is sent straight to PostgreSQL, which is always correct
  * (the cache is an optimisation, never the source of truth).
  *
- * <p>Per shape (the normalized fingerprint), while cached: after every {@link #WINDOW} lookups the hit rate,
- * the median lookup time, the median time a miss's result took to store and the mean time PostgreSQL took for
- * the misses (an average over many windows) decide, but only once the shape has been in its current state for one TTL (its entries' time to
+ * <p>Per shape (the normalized fingerprint), while cached: the hit rate, the median lookup time, the median
+ * time a miss's result took to store and the mean time PostgreSQL took for the misses (an average over many
+ * windows) decide, but only once the shape has been in its current state for one TTL (its entries' time to
  * live), and only on lookups made after that: before, the store has not had the time to fill, and a hit rate
- * measured then says little about the hit rate to come. The shape stays cached when
- * {@code hit rate x upstream time >= MARGIN x (lookup time + miss rate x store time)}: what the hits save
- * outweighs what the lookups and the stores cost. An expensive query therefore stays cached at low hit rates
- * (a 50 ms query with 0.5 ms lookups and stores needs 4 % hits), and with the in-process store (lookups and
- * stores of a microsecond or two) nearly every shape that hits at all does; through Redis, a query that
- * PostgreSQL answers about as fast as Redis answers a lookup (a primary-key lookup) cannot pay whatever its
- * hit rate, since each miss costs a lookup and a store on top of PostgreSQL's time. A shape whose lookups
- * hit at least {@link #KEEP_HIT_RATE} of the time stays cached anyway: it takes most of its load off
- * PostgreSQL, and what it costs is bounded. Shapes are per normalized text, across databases and users. A
- * shape found not worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still goes through
- * the cache (each verdict that keeps the shape bypassed halves that, down to one in {@link #MAX_PROBE_EVERY}: a
- * probe costs a lookup and a store write, which on a shape run thousands of times a second adds up);
- * one TTL later (when what the cached phase stored has expired) the same test runs again on the
- * {@link #PROBE_WINDOW} probes made from then on, with their hit rate converted to the rate every execution
- * storing would give ({@link #cachedHitRate}: only the probes' results are stored now) and with the larger
- * {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again. After the probes are
- * halved, the next verdict also waits one TTL: until the entries stored at the former rate expire, the probes
- * find more of them than their own rate explains, and the conversion would overstate the hit rate. Every
- * shape starts cached, so the second run of a new query is a hit, and a shape is bypassed at the earliest one
- * TTL after it was first seen.
+ * measured then says little about the hit rate to come. A verdict weighs a window of at least
+ * {@link #WINDOW} lookups spanning at least one TTL (at most {@link #MAX_WINDOW_NANOS}). The shape stays
+ * cached when {@code hit rate x upstream time >= MARGIN x (lookup time + miss rate x store time)}: what the
+ * hits save outweighs what the lookups and the stores cost. An expensive query therefore stays cached at low
+ * hit rates (a 50 ms query with 0.5 ms lookups and stores needs 4 % hits), and with the in-process store
+ * (lookups and stores of a microsecond or two) nearly every shape that hits at all does; through Redis, a
+ * query that PostgreSQL answers about as fast as Redis answers a lookup (a primary-key lookup) cannot pay
+ * whatever its hit rate, since each miss costs a lookup and a store on top of PostgreSQL's time. A shape
+ * whose lookups hit at least {@link #KEEP_HIT_RATE} of the time stays cached anyway: it takes most of its
+ * load off PostgreSQL, and what it costs is bounded. Shapes are per normalized text, across databases and
+ * users. A shape found not worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still
+ * goes through the cache (each verdict that keeps the shape bypassed halves that, down to one in
+ * {@link #MAX_PROBE_EVERY}: a probe costs a lookup and a store write, which on a shape run thousands of times
+ * a second adds up); one TTL later (when what the cached phase stored has expired) the same test runs again
+ * on a window of at least {@link #PROBE_WINDOW} probes, again spanning a TTL, with their hit rate converted to
+ * the rate every execution storing would give ({@link #cachedHitRate}: only the probes' results are stored
+ * now) and with the larger {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again.
+ * After the probes are halved, the next window also waits one TTL: until the entries stored at the former
+ * rate expire, the probes find more of them than their own rate explains, and the conversion would overstate
+ * the hit rate. Every shape starts cached, so the second run of a new query is a hit, and a shape is bypassed
+ * at the earliest two TTLs after it was first seen.
  *
  * <p>Thread-safe: each shape's numbers are guarded by the shape. The set of shapes is bounded; a shape
  * dropped from it starts over, cached.
  */
 public final class Admission {
     private static final Logger log = LoggerFactory.getLogger(Admission.class);
-    /** Lookups of a cached shape between two verdicts. */
+    /** The fewest lookups of a cached shape between two verdicts. */
     public static final int WINDOW = 512;
+    /**
+     * The shortest time between two verdicts, unless the TTL is shorter: a verdict weighs the traffic of one TTL
+     * (or of this long), not the last few hundred lookups, which at thousands a second span milliseconds: the
+     * first lookups after a pause, when the store has emptied, or a run of chance probe hits, would otherwise
+     * decide on their own, and a verdict taken every few milliseconds is sure to meet them.
+     */
+    public static final long MAX_WINDOW_NANOS = 60_000_000_000L;
     /** While a shape is bypassed, one execution in this many still goes through the cache. */
     public static final int PROBE_EVERY = 16;
     /** The fewest probes a bypassed shape keeps: one execution in this many. */
     public static final int MAX_PROBE_EVERY = 64;
     /**
-     * Probes of a bypassed shape between two verdicts: enough that one chance hit (converted by
+     * The fewest probes of a bypassed shape between two verdicts: enough that one chance hit (converted by
      * {@link #cachedHitRate}, judged with {@link #REVIVE_MARGIN}) does not bring the shape back.
      */
     public static final int PROBE_WINDOW = 128;
@@ -121,6 +129,8 @@ public final class Admission {
         /** The counts were reset at the first lookup one TTL into the current state: only those count. */
         private boolean counting;
         private int executions;
+        /** When the lookups counted now began. */
+        private long windowStart;
         private int lookups;
         private int hits;
         /** This window's lookup times (their median is the lookup's cost). */
@@ -171,7 +181,7 @@ public final class Admission {
                 // One TTL into this state: what was counted before (cold-start misses while cached, probes
                 // finding what the cached phase stored while bypassed) says little about what comes.
                 counting = true;
-                resetWindow();
+                resetWindow(now);
             }
             lookups++;
             if (hit) {
@@ -179,10 +189,10 @@ public final class Admission {
             }
             lookupTimes.add(nanos);
             if (lookups >= (bypassed ? PROBE_WINDOW : WINDOW)) {
-                if (counting) {
+                if (!counting) {
+                    resetWindow(now); // too early to judge
+                } else if (now - windowStart >= Math.min(ttlNanos, MAX_WINDOW_NANOS)) {
                     decide(now);
-                } else {
-                    resetWindow(); // too early to judge
                 }
             }
         }
@@ -205,7 +215,8 @@ public final class Admission {
             return Double.isNaN(average) ? n : average * 0.875 + n * 0.125;
         }
 
-        private void resetWindow() {
+        private void resetWindow(long now) {
+            windowStart = now;
             lookups = 0;
             hits = 0;
             lookupTimes.clear();
@@ -247,15 +258,15 @@ public final class Admission {
                 since = now;
                 counting = false;
             }
-            resetWindow();
+            resetWindow(now);
             executions = 0;
         }
     }
 
     /**
      * Durations in buckets a quarter of an octave wide (a value is placed within 19 % of itself), for a median
-     * that a few extreme values do not move. Counts fit a short: a window holds at most {@link #WINDOW} lookups,
-     * and stores follow misses. The buckets are allocated at the first value.
+     * that a few extreme values do not move. Counts are shorts, halved together when one would overflow. The
+     * buckets are allocated at the first value.
      */
     static final class Timings {
         private static final int BUCKETS = 4 * 40; // up to 2^40 ns (18 minutes); longer counts in the last
@@ -267,10 +278,16 @@ public final class Admission {
                 counts = new short[BUCKETS];
             }
             int i = bucket(nanos);
-            if (counts[i] < Short.MAX_VALUE) {
-                counts[i]++;
-                count++;
+            if (counts[i] == Short.MAX_VALUE) {
+                // A long window: halve every count, which keeps the median where it was.
+                count = 0;
+                for (int j = 0; j < BUCKETS; j++) {
+                    counts[j] = (short) (counts[j] / 2);
+                    count += counts[j];
+                }
             }
+            counts[i]++;
+            count++;
         }
 
         int count() {

@@ -3,6 +3,8 @@ package dev.pgmemo.cache.policy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import java.util.function.IntPredicate;
+import java.util.function.IntToLongFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -19,13 +21,36 @@ class AdmissionTest {
     }
 
     /**
+     * {@code n} lookups from time {@code t}, the last one a TTL later: a window that spans one TTL, judged at its
+     * last lookup if it was counted. Lookup {@code i} (from 1) hits when {@code hit} says so and takes
+     * {@code lookupNanos}; a miss's result takes {@code storeNanos} to store (0: not stored).
+     */
+    private static void window(Admission.Shape s, int n, IntPredicate hit, IntToLongFunction lookupNanos, long storeNanos, long t) {
+        for (int i = 1; i <= n; i++) {
+            boolean h = hit.test(i);
+            s.lookedUp(h, lookupNanos.applyAsLong(i), TTL, i < n ? t : t + TTL);
+            if (!h && storeNanos > 0) {
+                s.stored(storeNanos);
+            }
+        }
+    }
+
+    /** {@link #window} with one hit in {@code hitEvery} (0: none), every lookup taking {@code lookupNanos}, no stores. */
+    private static void window(Admission.Shape s, int n, int hitEvery, long lookupNanos, long t) {
+        window(s, n, i -> hitEvery > 0 && i % hitEvery == 0, i -> lookupNanos, 0, t);
+    }
+
+    /** When {@link #neverHitUntilBypassed} bypasses the shape. */
+    private static final long BYPASSED_AT = 1 + 2 * TTL;
+
+    /**
      * PostgreSQL answers in 100 us, lookups take 80 us and never hit, for one window before one TTL and one
-     * after: the shape is bypassed (asserted) from time {@code 1 + TTL}.
+     * counted window after: the shape is bypassed (asserted) at {@link #BYPASSED_AT}.
      */
     private static Admission.Shape neverHitUntilBypassed(Admission.Shape s) {
         s.answeredUpstream(100 * US);
         lookups(s, Admission.WINDOW, 0, 80 * US, 1);
-        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        window(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
         assertThat(s.bypassed()).isTrue();
         return s;
     }
@@ -51,12 +76,49 @@ class AdmissionTest {
     }
 
     @Test
-    void aShapeThatRarelyHitsAndIsAsFastUpstreamIsBypassedAfterOneTtlExceptForProbes() {
+    void aVerdictWeighsAWindowThatSpansOneTtlNotTheFirstLookupsOfIt() {
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        lookups(s, Admission.WINDOW, 0, 80 * US, 1);
+        // Counted from 1 + TTL: thousands of misses (a store emptied by a pause) do not decide on their own ...
+        lookups(s, 20 * Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        assertThat(s.bypassed()).isFalse();
+        // ... the window does, once it spans a TTL: here 5 % hits of 100 us against 80 us lookups
+        lookups(s, 20 * Admission.WINDOW, 20, 80 * US, 1 + 2 * TTL - 1);
+        assertThat(s.bypassed()).isFalse();
+        s.lookedUp(false, 80 * US, TTL, 1 + 2 * TTL);
+        assertThat(s.bypassed()).isTrue();
+    }
+
+    @Test
+    void aShortTtlMakesShortWindowsAndALongOneIsCappedAtAMinute() {
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        long ttl = 3_000_000_000L; // 3 s
+        for (long t : new long[] {1, 1 + ttl, 1 + 2 * ttl}) {
+            for (int i = 0; i < Admission.WINDOW; i++) {
+                s.lookedUp(false, 80 * US, ttl, t);
+            }
+        }
+        assertThat(s.bypassed()).isTrue();
+        Admission.Shape hourly = new Admission(true, 100).shape("select v from t where k = ?");
+        hourly.answeredUpstream(100 * US);
+        long hour = 3_600_000_000_000L;
+        for (long t : new long[] {1, 1 + hour, 1 + hour + Admission.MAX_WINDOW_NANOS}) {
+            for (int i = 0; i < Admission.WINDOW; i++) {
+                hourly.lookedUp(false, 80 * US, hour, t);
+            }
+        }
+        assertThat(hourly.bypassed()).isTrue();
+    }
+
+    @Test
+    void aShapeThatRarelyHitsAndIsAsFastUpstreamIsBypassedExceptForProbes() {
         Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
         s.answeredUpstream(100 * US);
         lookups(s, Admission.WINDOW, 20, 80 * US, 1); // 5 % hits, lookups 80 us, PostgreSQL 100 us
         assertThat(s.bypassed()).isFalse();
-        lookups(s, Admission.WINDOW, 20, 80 * US, 1 + TTL);
+        window(s, Admission.WINDOW, 20, 80 * US, 1 + TTL);
         assertThat(s.bypassed()).isTrue();
         assertThat(admitted(s, 16 * Admission.PROBE_EVERY)).isEqualTo(16);
     }
@@ -66,7 +128,7 @@ class AdmissionTest {
         Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
         s.answeredUpstream(100 * US);
         lookups(s, 300, 1, 80 * US, 1); // hits before one TTL: not counted
-        lookups(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
+        window(s, Admission.WINDOW, 0, 80 * US, 1 + TTL);
         assertThat(s.bypassed()).isTrue();
     }
 
@@ -82,7 +144,7 @@ class AdmissionTest {
         Admission.Shape s = new Admission(true, 100).shape("select sum(v) from t where g = ?");
         s.answeredUpstream(50_000 * US); // 50 ms in PostgreSQL
         lookups(s, Admission.WINDOW, 50, 100 * US, 1); // 2 % hits
-        lookups(s, Admission.WINDOW, 50, 100 * US, 1 + TTL);
+        window(s, Admission.WINDOW, 50, 100 * US, 1 + TTL);
         assertThat(s.bypassed()).isFalse();
     }
 
@@ -91,7 +153,7 @@ class AdmissionTest {
         Admission.Shape s = new Admission(true, 100).shape("select 1");
         s.answeredUpstream(10 * US);
         lookups(s, Admission.WINDOW, 0, 100 * US, 1);
-        lookups(s, Admission.WINDOW, 1, 100 * US, 1 + TTL); // every lookup hits
+        window(s, Admission.WINDOW, 1, 100 * US, 1 + TTL); // every lookup hits
         assertThat(s.bypassed()).isFalse();
     }
 
@@ -100,11 +162,11 @@ class AdmissionTest {
         Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
         int probes = Admission.PROBE_WINDOW;
         // Right after the switch the probes still find what the cached phase stored: too early to judge.
-        lookups(s, probes, 1, 80 * US, 2 + TTL);
+        lookups(s, 10 * probes, 1, 80 * US, BYPASSED_AT + 1);
         assertThat(s.bypassed()).isTrue();
         // One TTL later, one probe in 8 hits: with every execution storing, about 70 % of lookups would hit,
         // and 70 % of 100 us saved clears 4 x 10 us lookups.
-        lookups(s, probes, 8, 10 * US, 2 + 2 * TTL);
+        window(s, probes, 8, 10 * US, BYPASSED_AT + TTL);
         assertThat(s.bypassed()).isFalse();
         assertThat(admitted(s, 50)).isEqualTo(50);
     }
@@ -112,23 +174,41 @@ class AdmissionTest {
     @Test
     void aFewChanceProbeHitsDoNotBringAShapeBack() {
         Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + TTL); // the first TTL of probes: not judged
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + 2 * TTL); // one in 32 now
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 3 + 3 * TTL); // one in 64 now
+        window(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + TTL); // one in 32 now
+        window(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + 3 * TTL); // one in 64 now
         // 3 hits in 128 probes at one in 64 read as 60 % if everything were stored; with 10 us lookups that
         // clears REVIVE_MARGIN (60 us saved, 4 x 10 us spent), but it is too few hits to act on.
         assertThat(Admission.worthCaching(Admission.cachedHitRate(3.0 / 128, 64), 10 * US, Double.NaN, 100 * US,
                 Admission.REVIVE_MARGIN)).isTrue();
-        lookups(s, Admission.PROBE_WINDOW, 42, 10 * US, 4 + 4 * TTL);
+        window(s, Admission.PROBE_WINDOW, 42, 10 * US, BYPASSED_AT + 5 * TTL);
         assertThat(s.bypassed()).isTrue();
-        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / Admission.REVIVE_MIN_HITS, 10 * US, 4 + 4 * TTL);
+        window(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / Admission.REVIVE_MIN_HITS, 10 * US, BYPASSED_AT + 6 * TTL);
         assertThat(s.bypassed()).isFalse();
+    }
+
+    @Test
+    void chanceProbeHitsInAShortStretchDoNotBringAShapeBack() {
+        Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
+        window(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + TTL); // one in 32 now
+        window(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + 3 * TTL); // one in 64 now
+        // A window of one TTL at one in 64: 64 x 128 probes with 1 % hitting (storing everything would hit 39 %
+        // of the time: not worth it). Somewhere in it, 128 probes in a row hit 8 times (79 % if storing
+        // everything, above the line): a verdict every 128 probes would revive the shape on them.
+        assertThat(Admission.worthCaching(Admission.cachedHitRate(8.0 / 128, 64), 10 * US, Double.NaN, 100 * US,
+                Admission.REVIVE_MARGIN)).isTrue();
+        assertThat(Admission.worthCaching(Admission.cachedHitRate(0.01, 64), 10 * US, Double.NaN, 100 * US,
+                Admission.REVIVE_MARGIN)).isFalse();
+        long t = BYPASSED_AT + 5 * TTL;
+        lookups(s, Admission.PROBE_WINDOW, 16, 10 * US, t);
+        lookups(s, 62 * Admission.PROBE_WINDOW, 0, 10 * US, t);
+        window(s, Admission.PROBE_WINDOW, 2, 10 * US, t); // 64 in this last stretch: 1 % of the window in all
+        assertThat(s.bypassed()).isTrue();
     }
 
     @Test
     void aBypassedShapeWhoseProbesStillMissStaysBypassed() {
         Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
-        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW, 80 * US, 2 + 2 * TTL); // one chance hit
+        window(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW, 80 * US, BYPASSED_AT + TTL); // one chance hit
         assertThat(s.bypassed()).isTrue();
     }
 
@@ -150,15 +230,14 @@ class AdmissionTest {
     @Test
     void aBypassedShapeNearTheLineNeedsTheLargerMarginToBeCachedAgain() {
         Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + TTL); // the first TTL of probes: not judged
         // PostgreSQL takes 100 us. 2 probe hits in 128 mean about 20 % hits if every execution stored: 20 us
         // saved per 9 us lookup is above MARGIN (a cached shape would stay cached) but below REVIVE_MARGIN.
-        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 2, 9 * US, 2 + 2 * TTL);
+        window(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 2, 9 * US, BYPASSED_AT + TTL);
         assertThat(s.bypassed()).isTrue();
         assertThat(Admission.worthCaching(Admission.cachedHitRate(2.0 / 128, 16), 9 * US, Double.NaN, 100 * US, Admission.MARGIN)).isTrue();
-        // That verdict halved the probes (one in 32 now): the next waits one TTL. 5 in 128 then (about 56 %,
-        // below KEEP_HIT_RATE): 56 us saved per 9 us lookup clears REVIVE_MARGIN.
-        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 5, 9 * US, 2 + 3 * TTL);
+        // That verdict halved the probes (one in 32 now): the next window waits one TTL. 5 in 128 then (about
+        // 56 %, below KEEP_HIT_RATE): 56 us saved per 9 us lookup clears REVIVE_MARGIN.
+        window(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW / 5, 9 * US, BYPASSED_AT + 3 * TTL);
         assertThat(s.bypassed()).isFalse();
     }
 
@@ -169,7 +248,7 @@ class AdmissionTest {
         // about 3 % hits (15 in 512) of 100 us with 1 us lookups: 2.9 us saved per lookup clears MARGIN (2 us),
         // not REVIVE_MARGIN (4 us)
         lookups(s, Admission.WINDOW, 33, 1 * US, 1);
-        lookups(s, Admission.WINDOW, 33, 1 * US, 1 + TTL);
+        window(s, Admission.WINDOW, 33, 1 * US, 1 + TTL);
         assertThat(s.bypassed()).isFalse();
     }
 
@@ -177,20 +256,20 @@ class AdmissionTest {
     void eachVerdictThatKeepsAShapeBypassedHalvesItsProbesDownToAFloor() {
         Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
         assertThat(admitted(s, 16 * 64)).isEqualTo(64); // one in 16
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + TTL); // the first TTL of probes: no verdict
+        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + 1); // the first TTL of probes: no verdict
         assertThat(admitted(s, 16 * 64)).isEqualTo(64);
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + 2 * TTL); // still not worth it
+        window(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + TTL); // still not worth it
         assertThat(admitted(s, 32 * 64)).isEqualTo(64); // one in 32
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 3 + 3 * TTL); // each halving waits one TTL
+        window(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + 3 * TTL); // each halving waits one TTL
         assertThat(admitted(s, 64 * 64)).isEqualTo(64); // one in 64
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 4 + 4 * TTL);
+        window(s, Admission.PROBE_WINDOW, 0, 80 * US, BYPASSED_AT + 5 * TTL);
         assertThat(admitted(s, 64 * 64)).isEqualTo(64); // the floor
         // Probes start hitting (1 in 4 with one in 64 storing: about 96 % if every execution stored): cached
-        // again (at the floor a verdict does not wait), and if it is bypassed later, it probes one in 16 again.
-        lookups(s, Admission.PROBE_WINDOW, 4, 80 * US, 4 + 4 * TTL);
+        // again (at the floor a window does not wait), and if it is bypassed later, it probes one in 16 again.
+        window(s, Admission.PROBE_WINDOW, 4, 80 * US, BYPASSED_AT + 6 * TTL);
         assertThat(s.bypassed()).isFalse();
         assertThat(Admission.cachedHitRate(0.25, 64)).isBetween(0.95, 0.96);
-        lookups(s, Admission.WINDOW, 0, 80 * US, 5 + 5 * TTL);
+        window(s, Admission.WINDOW, 0, 80 * US, BYPASSED_AT + 8 * TTL);
         assertThat(s.bypassed()).isTrue();
         assertThat(admitted(s, 16 * 64)).isEqualTo(64);
     }
@@ -198,14 +277,13 @@ class AdmissionTest {
     @Test
     void afterItsProbesAreHalvedAShapeIsNotJudgedOnEntriesStoredAtTheFormerRate() {
         Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
-        lookups(s, Admission.PROBE_WINDOW, 0, 80 * US, 2 + TTL); // the first TTL of probes: not judged
-        lookups(s, Admission.PROBE_WINDOW, 64, 80 * US, 2 + 2 * TTL); // 2 hits: stays bypassed, one in 32 now
+        window(s, Admission.PROBE_WINDOW, 64, 80 * US, BYPASSED_AT + TTL); // 2 hits: stays bypassed, one in 32 now
         // Right after, the probes find what one in 16 stored (1 in 4 hits: read at one in 32 as 91 %): not
         // judged on it.
-        lookups(s, 4 * Admission.PROBE_WINDOW, 4, 80 * US, 3 + 2 * TTL);
+        lookups(s, 4 * Admission.PROBE_WINDOW, 4, 80 * US, BYPASSED_AT + 2 * TTL + 1);
         assertThat(s.bypassed()).isTrue();
         // One TTL later, what one in 32 stores alone: 1 hit in 128, still not worth it.
-        lookups(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW, 80 * US, 3 + 3 * TTL);
+        window(s, Admission.PROBE_WINDOW, Admission.PROBE_WINDOW, 80 * US, BYPASSED_AT + 3 * TTL);
         assertThat(s.bypassed()).isTrue();
         assertThat(admitted(s, 64 * 64)).isEqualTo(64); // one in 64 now
     }
@@ -218,13 +296,7 @@ class AdmissionTest {
         Admission.Shape s = new Admission(true, 100).shape("select abalance from pgbench_accounts where aid = ?");
         s.answeredUpstream(140 * US);
         lookups(s, Admission.WINDOW, 0, 110 * US, 1);
-        for (int i = 1; i <= Admission.WINDOW; i++) {
-            boolean hit = i % 10 < 7; // 70 % hits
-            s.lookedUp(hit, 110 * US, TTL, 1 + TTL);
-            if (!hit) {
-                s.stored(100 * US);
-            }
-        }
+        window(s, Admission.WINDOW, i -> i % 10 < 7, i -> 110 * US, 100 * US, 1 + TTL);
         assertThat(s.bypassed()).isTrue();
     }
 
@@ -237,13 +309,7 @@ class AdmissionTest {
         Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
         s.answeredUpstream(100 * US);
         lookups(s, Admission.WINDOW, 0, 10 * US, 1);
-        for (int i = 1; i <= Admission.WINDOW; i++) {
-            boolean hit = i % 10 < 3;
-            s.lookedUp(hit, 10 * US, TTL, 1 + TTL);
-            if (!hit) {
-                s.stored(20 * US);
-            }
-        }
+        window(s, Admission.WINDOW, i -> i % 10 < 3, i -> 10 * US, 20 * US, 1 + TTL);
         assertThat(s.bypassed()).isTrue();
     }
 
@@ -255,13 +321,7 @@ class AdmissionTest {
         Admission.Shape s = new Admission(true, 100).shape("select abalance from pgbench_accounts where aid = ?");
         s.answeredUpstream(150 * US);
         lookups(s, Admission.WINDOW, 0, 1 * US, 1);
-        for (int i = 1; i <= Admission.WINDOW; i++) {
-            boolean hit = i % 20 < 11;
-            s.lookedUp(hit, i <= 8 ? 150_000 * US : 1 * US, TTL, 1 + TTL);
-            if (!hit) {
-                s.stored(i <= 8 ? 150_000 * US : 1 * US);
-            }
-        }
+        window(s, Admission.WINDOW, i -> i % 20 < 11, i -> i <= 8 ? 150_000 * US : 1 * US, 1 * US, 1 + TTL);
         assertThat(s.bypassed()).isFalse();
     }
 
@@ -282,6 +342,13 @@ class AdmissionTest {
         assertThat(t.median()).isNaN();
         t.add(-5); // a clock step: counted as the shortest time
         assertThat(t.median()).isEqualTo(1.0);
+        // A window of more values than a count holds: counts are halved, the median stays.
+        t.clear();
+        for (int i = 0; i < 100_000; i++) {
+            t.add(i % 3 == 0 ? 50_000 : 1000);
+        }
+        assertThat(t.count()).isGreaterThan(10_000);
+        assertThat(t.median()).isBetween(1000 / 1.19, 1000 * 1.19);
     }
 
     @Test
