@@ -36,7 +36,9 @@
 #   ORDER      "interleaved" (default): the warm-ups, then run 1 of every (workload, mode, target), then
 #              run 2, ...: drift in the machine's load affects all targets alike. "consecutive": each
 #              (workload, mode, target) gets its warm-up and then all its runs back to back, so a cache
-#              warmed for one TTL stays warm (its steady state) instead of expiring between runs
+#              warmed for one TTL stays warm (its steady state) instead of expiring between runs; with
+#              WARMUP of two TTLs or more (e.g. 130 for the 60 s default) admission has judged the shape
+#              before the first run
 #   RUN_WARMUP seconds of unmeasured pgbench of the same (workload, mode, target) immediately before
 #              every measured run, so caches whose entries expired since the last run are warm again
 #              (default 0 = none; bench/cache.sh sets it)
