@@ -14,11 +14,12 @@ import org.slf4j.LoggerFactory;
  * (the cache is an optimisation, never the source of truth).
  *
  * <p>Per shape (the normalized fingerprint), while cached: the hit rate, the median lookup time, the median
- * time a miss's result took to store and the mean time PostgreSQL took for the misses (an average over many
- * windows) decide, but only once the shape has been in its current state for one TTL (its entries' time to
- * live), and only on lookups made after that: before, the store has not had the time to fill, and a hit rate
- * measured then says little about the hit rate to come. A verdict weighs a window of at least
- * {@link #WINDOW} lookups spanning at least one TTL (at most {@link #MAX_WINDOW_NANOS}). The shape stays
+ * time a miss's result took to store and the mean time PostgreSQL took for the misses of a window decide, but
+ * only once the shape has been in its current state for one TTL (its entries' time to live), and only on
+ * lookups made after that: before, the store has not had the time to fill, and a hit rate measured then says
+ * little about the hit rate to come. A verdict weighs a window of at least {@link #WINDOW} lookups spanning at
+ * least one TTL of traffic (at most {@link #MAX_WINDOW_NANOS}; a pause between two lookups counts up to
+ * {@link #MAX_GAP_NANOS}). The shape stays
  * cached when {@code hit rate x upstream time >= MARGIN x (lookup time + miss rate x store time)}: what the
  * hits save outweighs what the lookups and the stores cost. An expensive query therefore stays cached at low
  * hit rates (a 50 ms query with 0.5 ms lookups and stores needs 4 % hits), and with the in-process store
@@ -37,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * After the probes are halved, the next window also waits one TTL: until the entries stored at the former
  * rate expire, the probes find more of them than their own rate explains, and the conversion would overstate
  * the hit rate. Every shape starts cached, so the second run of a new query is a hit, and a shape is bypassed
- * at the earliest two TTLs after it was first seen.
+ * at the earliest one TTL and one window (a TTL of traffic, a minute at most) after it was first seen.
  *
  * <p>Thread-safe: each shape's numbers are guarded by the shape. The set of shapes is bounded; a shape
  * dropped from it starts over, cached.
@@ -47,12 +48,19 @@ public final class Admission {
     /** The fewest lookups of a cached shape between two verdicts. */
     public static final int WINDOW = 512;
     /**
-     * The shortest time between two verdicts, unless the TTL is shorter: a verdict weighs the traffic of one TTL
-     * (or of this long), not the last few hundred lookups, which at thousands a second span milliseconds: the
-     * first lookups after a pause, when the store has emptied, or a run of chance probe hits, would otherwise
-     * decide on their own, and a verdict taken every few milliseconds is sure to meet them.
+     * The span of traffic a window needs at most (it needs one TTL when that is shorter): a verdict weighs the
+     * traffic of one TTL (or of this long), not the last few hundred lookups, which at thousands a second span
+     * milliseconds: a run of chance probe hits, or the cold start of one burst, would otherwise decide on its
+     * own, and a verdict taken every few milliseconds is sure to meet them.
      */
     public static final long MAX_WINDOW_NANOS = 60_000_000_000L;
+    /**
+     * The most that the time between two lookups adds to a window's span: a window spans a TTL of traffic, not
+     * of idleness, so that a shape run in bursts is judged on its bursts, cold starts included (after a pause
+     * longer than a TTL the store has emptied, and the first lookups of the next burst miss) instead of on the
+     * first few hundred lookups of one burst.
+     */
+    public static final long MAX_GAP_NANOS = 1_000_000_000L;
     /** While a shape is bypassed, one execution in this many still goes through the cache. */
     public static final int PROBE_EVERY = 16;
     /** The fewest probes a bypassed shape keeps: one execution in this many. */
@@ -129,8 +137,13 @@ public final class Admission {
         /** The counts were reset at the first lookup one TTL into the current state: only those count. */
         private boolean counting;
         private int executions;
-        /** When the lookups counted now began. */
-        private long windowStart;
+        /** When the last lookup was answered. */
+        private long lastLookup;
+        /** The span of this window's lookups, each pause between two of them counted up to MAX_GAP_NANOS. */
+        private long activeNanos;
+        /** PostgreSQL's times for this window's misses. */
+        private double upstreamSum;
+        private int upstreamCount;
         private int lookups;
         private int hits;
         /** This window's lookup times (their median is the lookup's cost). */
@@ -139,7 +152,10 @@ public final class Admission {
         private final Timings storeTimes = new Timings();
         /** While bypassed, one execution in this many goes through the cache. */
         private int probeEvery = PROBE_EVERY;
-        /** Exponential moving average of PostgreSQL's time for this shape's misses; NaN until one is seen. */
+        /**
+         * Exponential moving average of PostgreSQL's time for this shape's misses (weight 1/8 each), used by a
+         * window that saw none; NaN until one is seen.
+         */
         private double upstreamNanos = Double.NaN;
         /**
          * The median time from copying a miss's result to the store's acknowledgement of it, in the last window
@@ -176,7 +192,10 @@ public final class Admission {
             if (!started) {
                 started = true;
                 since = now;
+                lastLookup = now;
             }
+            activeNanos += Math.min(MAX_GAP_NANOS, Math.max(0, now - lastLookup));
+            lastLookup = now;
             if (!counting && now - since >= ttlNanos) {
                 // One TTL into this state: what was counted before (cold-start misses while cached, probes
                 // finding what the cached phase stored while bypassed) says little about what comes.
@@ -191,7 +210,7 @@ public final class Admission {
             if (lookups >= (bypassed ? PROBE_WINDOW : WINDOW)) {
                 if (!counting) {
                     resetWindow(now); // too early to judge
-                } else if (now - windowStart >= Math.min(ttlNanos, MAX_WINDOW_NANOS)) {
+                } else if (activeNanos >= Math.min(ttlNanos, MAX_WINDOW_NANOS)) {
                     decide(now);
                 }
             }
@@ -203,6 +222,8 @@ public final class Admission {
          */
         public synchronized void answeredUpstream(long nanos) {
             upstreamNanos = average(upstreamNanos, nanos);
+            upstreamSum += Math.max(0, nanos);
+            upstreamCount++;
         }
 
         /** A miss's result of this shape was stored (or failed to be) {@code nanos} after its copy began. */
@@ -216,7 +237,9 @@ public final class Admission {
         }
 
         private void resetWindow(long now) {
-            windowStart = now;
+            activeNanos = 0;
+            upstreamSum = 0;
+            upstreamCount = 0;
             lookups = 0;
             hits = 0;
             lookupTimes.clear();
@@ -232,19 +255,21 @@ public final class Admission {
             if (bypassed) {
                 hitRate = cachedHitRate(hitRate, probeEvery);
             }
-            // Medians, not means: a garbage-collection pause (or any stall of this process) stretches the
-            // lookups in flight during it by as much, and a window of a few hundred lookups can hold one; it
-            // stretches PostgreSQL's answers too, but those are averaged over many windows.
+            // The costs are medians: a garbage-collection pause (or any stall of this process) stretches the
+            // lookups in flight during it by as much, and would decide a window on its own. What a hit saves is
+            // the mean of PostgreSQL's times (a query's cost may vary with its parameters, and the mean is what
+            // the hits save); a stall stretches it too, which errs towards caching.
             double lookup = lookupTimes.median();
             if (storeTimes.count() > 0) {
                 storeNanos = storeTimes.median();
             }
-            boolean bypass = !worthCaching(hitRate, lookup, storeNanos, upstreamNanos, bypassed ? REVIVE_MARGIN : MARGIN)
+            double upstream = upstreamCount > 0 ? upstreamSum / upstreamCount : upstreamNanos;
+            boolean bypass = !worthCaching(hitRate, lookup, storeNanos, upstream, bypassed ? REVIVE_MARGIN : MARGIN)
                     || (bypassed && hits < REVIVE_MIN_HITS);
             if (bypass != bypassed) {
                 if (log.isDebugEnabled()) {
                     log.debug("query shape {}: hit rate {}, lookup {} us, store {} us, PostgreSQL {} us: {}", fingerprint,
-                            String.format("%.3f", hitRate), micros(lookup), micros(storeNanos), micros(upstreamNanos),
+                            String.format("%.3f", hitRate), micros(lookup), micros(storeNanos), micros(upstream),
                             bypass ? "bypassed" : "cached again");
                 }
                 bypassed = bypass;

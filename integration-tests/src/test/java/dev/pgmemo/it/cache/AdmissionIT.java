@@ -17,8 +17,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * {@code cache.admission: cost}: a query shape whose keys never repeat is sent straight to PostgreSQL once
- * it has been looked up for one TTL and then through a window spanning another without a hit, always with
- * the right rows; other shapes stay cached; and {@code admission: all} caches everything.
+ * it has been looked up for one TTL and then through a window spanning another TTL of traffic without a
+ * hit, always with the right rows; other shapes stay cached; and {@code admission: all} caches everything.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class AdmissionIT {
@@ -37,7 +37,10 @@ class AdmissionIT {
         CacheIt.execDirect("DROP TABLE IF EXISTS " + TABLE);
     }
 
-    /** pgmemo with a 3 s default TTL, so a shape may be judged three seconds after its first lookup. */
+    /**
+     * pgmemo with a 3 s default TTL, so a shape may be judged once it has been looked up for 3 s and then for 3 s
+     * of traffic more.
+     */
     private static PgmemoServer start(Store store, String admission) {
         String yaml = CacheIt.yaml(store, "").replace("  default_ttl: 60s\n", "  default_ttl: 3s\n");
         if (admission != null) {
@@ -48,8 +51,19 @@ class AdmissionIT {
 
     /** Reads keys {@code from..to} (each once, so never a hit) and checks every value against the table. */
     private static void readDistinct(Connection c, int from, int to) throws Exception {
+        readDistinctOver(c, from, to, 0);
+    }
+
+    /** {@link #readDistinct}, spread over at least {@code millis}: traffic that spans a window of the 3 s TTL. */
+    private static void readDistinctOver(Connection c, int from, int to, long millis) throws Exception {
+        long start = System.nanoTime();
         for (int k = from; k <= to; k++) {
             assertThat(CacheIt.one(c, "SELECT v FROM " + TABLE + " WHERE k = ?", k)).isEqualTo(String.valueOf(k * 10));
+            long due = start + TimeUnit.MILLISECONDS.toNanos(millis) * (k - from + 1) / (to - from + 1);
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+                TimeUnit.NANOSECONDS.sleep(wait);
+            }
         }
     }
 
@@ -64,17 +78,16 @@ class AdmissionIT {
             assertThat(m1.misses() - m0.misses()).isEqualTo(600);
 
             Thread.sleep(3200);
-            readDistinct(c, 601, 1200); // counted from here, but a verdict weighs a window that spans one TTL
+            // Counted from here; the window closes once it spans 3 s of traffic, with no hit: bypassed from there on.
+            readDistinctOver(c, 601, 1400, 3600);
             Metrics m2 = CacheIt.metrics(pgmemo, c);
-            assertThat(m2.bypasses("low_benefit") - m1.bypasses("low_benefit")).as("judged before the window spans one TTL").isZero();
-            Thread.sleep(3200);
-            readDistinct(c, 1201, 2000); // the first read closes a window without a hit: bypassed from there on
-            Metrics m3 = CacheIt.metrics(pgmemo, c);
-            long bypassed = m3.bypasses("low_benefit") - m2.bypasses("low_benefit");
-            assertThat(bypassed).as("%s", m3.since(m2)).isGreaterThan(700);
-            assertThat(m3.get("pgmemo_cache_bypassed_shapes")).isEqualTo(1);
-            // One execution in 16 still goes through the cache (a probe).
-            assertThat(m3.misses() - m2.misses()).isBetween(40L, 60L).isEqualTo(800 - bypassed);
+            long bypassed = m2.bypasses("low_benefit") - m1.bypasses("low_benefit");
+            assertThat(bypassed).as("%s", m2.since(m1)).isGreaterThan(50);
+            assertThat(m2.get("pgmemo_cache_bypassed_shapes")).isEqualTo(1);
+            // Every read was looked up and missed, or was bypassed (one execution in 16 of a bypassed shape still
+            // goes through the cache, a probe: the unit tests count them).
+            assertThat(m2.misses() - m1.misses()).isEqualTo(800 - bypassed);
+            assertThat(m2.hits() - m1.hits()).isZero();
 
             // A shape is judged on its own: a new one is cached, its second run a hit.
             String other = "SELECT v FROM " + TABLE + " WHERE k = ? AND v >= 0";
@@ -92,12 +105,10 @@ class AdmissionIT {
             Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             readDistinct(c, 1, 600);
             Thread.sleep(3200);
-            readDistinct(c, 601, 1200);
-            Thread.sleep(3200);
-            readDistinct(c, 1201, 2000);
+            readDistinctOver(c, 601, 1400, 3600);
             Metrics m1 = CacheIt.metrics(pgmemo, c);
             assertThat(m1.bypasses("low_benefit") - m0.bypasses("low_benefit")).isZero();
-            assertThat(m1.misses() - m0.misses()).isEqualTo(2000);
+            assertThat(m1.misses() - m0.misses()).isEqualTo(1400);
             assertThat(m1.get("pgmemo_cache_bypassed_shapes")).isZero();
         }
     }
