@@ -200,7 +200,7 @@ public final class Admission {
                 // One TTL into this state: what was counted before (cold-start misses while cached, probes
                 // finding what the cached phase stored while bypassed) says little about what comes.
                 counting = true;
-                resetWindow(now);
+                resetWindow();
             }
             lookups++;
             if (hit) {
@@ -209,7 +209,7 @@ public final class Admission {
             lookupTimes.add(nanos);
             if (lookups >= (bypassed ? PROBE_WINDOW : WINDOW)) {
                 if (!counting) {
-                    resetWindow(now); // too early to judge
+                    resetWindow(); // too early to judge
                 } else if (activeNanos >= Math.min(ttlNanos, MAX_WINDOW_NANOS)) {
                     decide(now);
                 }
@@ -236,7 +236,7 @@ public final class Admission {
             return Double.isNaN(average) ? n : average * 0.875 + n * 0.125;
         }
 
-        private void resetWindow(long now) {
+        private void resetWindow() {
             activeNanos = 0;
             upstreamSum = 0;
             upstreamCount = 0;
@@ -283,7 +283,7 @@ public final class Admission {
                 since = now;
                 counting = false;
             }
-            resetWindow(now);
+            resetWindow();
             executions = 0;
         }
     }
@@ -304,7 +304,7 @@ public final class Admission {
             }
             int i = bucket(nanos);
             if (counts[i] == Short.MAX_VALUE) {
-                // A long window: halve every count, which keeps the median where it was.
+                // A long window: halve every count, which keeps the median where it was (within a bucket).
                 count = 0;
                 for (int j = 0; j < BUCKETS; j++) {
                     counts[j] = (short) (counts[j] / 2);
