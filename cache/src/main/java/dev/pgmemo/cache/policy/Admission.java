@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * After the probes are halved, the next window also waits one TTL: until the entries stored at the former
  * rate expire, the probes find more of them than their own rate explains, and the conversion would overstate
  * the hit rate. Every shape starts cached, so the second run of a new query is a hit, and a shape is bypassed
- * at the earliest one TTL and one window (a TTL of traffic, a minute at most) after it was first seen.
+ * on its hit rate at the earliest one TTL and one window (a TTL of traffic, a minute at most) after it was
+ * first seen. Before that, its costs alone can condemn it: a shape that would not pay even hitting
+ * {@link #KEEP_HIT_RATE} of the time ({@link #paysAtBest}) in {@link #BEST_CASE_WINDOWS} windows of {@link #WINDOW}
+ * lookups in a row is bypassed then.
  *
  * <p>Thread-safe: each shape's numbers are guarded by the shape. The set of shapes is bounded; a shape
  * dropped from it starts over, cached.
@@ -70,6 +73,8 @@ public final class Admission {
      * {@link #cachedHitRate}, judged with {@link #REVIVE_MARGIN}) does not bring the shape back.
      */
     public static final int PROBE_WINDOW = 128;
+    /** The consecutive windows of its first TTL that must not pay even at their best for a shape to be bypassed. */
+    public static final int BEST_CASE_WINDOWS = 2;
     /** How much more the hits must save than the lookups cost. */
     public static final double MARGIN = 2.0;
     /**
@@ -136,6 +141,10 @@ public final class Admission {
         private boolean started;
         /** The counts were reset at the first lookup one TTL into the current state: only those count. */
         private boolean counting;
+        /** A verdict was taken (before the first, the shape's best case is weighed, see judgeBestCase). */
+        private boolean judged;
+        /** Consecutive windows of the first TTL that would not pay even at their best (see judgeBestCase). */
+        private int windowsNotPayingAtBest;
         private int executions;
         /** When the last lookup was answered. */
         private long lastLookup;
@@ -209,7 +218,10 @@ public final class Admission {
             lookupTimes.add(nanos);
             if (lookups >= (bypassed ? PROBE_WINDOW : WINDOW)) {
                 if (!counting) {
-                    resetWindow(); // too early to judge
+                    if (!bypassed && !judged) {
+                        judgeBestCase(now);
+                    }
+                    resetWindow(); // too early to judge on the hit rate
                 } else if (activeNanos >= Math.min(ttlNanos, MAX_WINDOW_NANOS)) {
                     decide(now);
                 }
@@ -234,6 +246,42 @@ public final class Admission {
         private static double average(double average, long nanos) {
             double n = Math.max(0, nanos);
             return Double.isNaN(average) ? n : average * 0.875 + n * 0.125;
+        }
+
+        /**
+         * Before the first verdict, each window of the shape's first TTL is weighed at its best case: whether,
+         * hitting {@link #KEEP_HIT_RATE} of the time (the most a shape can hit and still be judged on its times),
+         * it would cost more than it saves, with no margin ({@link #paysAtBest}). Its hit rate is not known yet
+         * (the store is filling; a window that already hits that often passes), but its costs are: a shape that
+         * PostgreSQL answers about as fast as the store answers a lookup and takes a store (a primary-key lookup
+         * through Redis under load) is bypassed now, not one TTL and a TTL of traffic from now, all the while
+         * costing more than it saves.
+         * It takes {@link #BEST_CASE_WINDOWS} such windows in a row, so that a cold start (a fresh process still
+         * compiling its code, a new store connection) or a stall does not condemn a shape on its own. A shape
+         * that would have hit that often anyway is cached again by its probes.
+         */
+        private void judgeBestCase(long now) {
+            double upstream = upstreamCount > 0 ? upstreamSum / upstreamCount : upstreamNanos;
+            double lookup = lookupTimes.median();
+            double store = storeTimes.count() > 0 ? storeTimes.median() : storeNanos;
+            if (Double.isNaN(upstream) || (double) hits / lookups >= KEEP_HIT_RATE || paysAtBest(lookup, store, upstream)) {
+                windowsNotPayingAtBest = 0;
+            } else if (++windowsNotPayingAtBest >= BEST_CASE_WINDOWS) {
+                switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store, upstream, now);
+            }
+        }
+
+        private void switchState(boolean bypass, String why, double hitRate, double lookup, double store, double upstream, long now) {
+            if (log.isDebugEnabled()) {
+                log.debug("query shape {}: hit rate {}, lookup {} us, store {} us, PostgreSQL {} us: {}", fingerprint,
+                        String.format("%.3f", hitRate), micros(lookup), micros(store), micros(upstream), why);
+            }
+            judged = true;
+            bypassed = bypass;
+            since = now;
+            counting = false;
+            probeEvery = PROBE_EVERY;
+            executions = 0;
         }
 
         private void resetWindow() {
@@ -267,15 +315,7 @@ public final class Admission {
             boolean bypass = !worthCaching(hitRate, lookup, storeNanos, upstream, bypassed ? REVIVE_MARGIN : MARGIN)
                     || (bypassed && hits < REVIVE_MIN_HITS);
             if (bypass != bypassed) {
-                if (log.isDebugEnabled()) {
-                    log.debug("query shape {}: hit rate {}, lookup {} us, store {} us, PostgreSQL {} us: {}", fingerprint,
-                            String.format("%.3f", hitRate), micros(lookup), micros(storeNanos), micros(upstream),
-                            bypass ? "bypassed" : "cached again");
-                }
-                bypassed = bypass;
-                since = now;
-                counting = false;
-                probeEvery = PROBE_EVERY;
+                switchState(bypass, bypass ? "bypassed" : "cached again", hitRate, lookup, storeNanos, upstream, now);
             } else if (bypassed && probeEvery < MAX_PROBE_EVERY) {
                 // Confirmed: probe less. The entries stored at the former rate live one more TTL, and probes
                 // finding them would look like a rising hit rate: the next verdict waits for them to expire.
@@ -283,6 +323,7 @@ public final class Admission {
                 since = now;
                 counting = false;
             }
+            judged = true;
             resetWindow();
             executions = 0;
         }
@@ -383,6 +424,16 @@ public final class Admission {
         double store = Double.isNaN(storeNanos) ? 0 : storeNanos;
         return hitRate >= KEEP_HIT_RATE || Double.isNaN(upstreamNanos)
                 || hitRate * upstreamNanos >= margin * (lookupNanos + (1 - hitRate) * store);
+    }
+
+    /**
+     * Whether caching could pay at its best, before its hit rate is known: hitting {@link #KEEP_HIT_RATE} of
+     * the time (any more and it is kept whatever its times), with no margin, the hits would save at least what
+     * the lookups and the stores of the misses cost. NaN store time (nothing stored yet) counts as none.
+     */
+    static boolean paysAtBest(double lookupNanos, double storeNanos, double upstreamNanos) {
+        double store = Double.isNaN(storeNanos) ? 0 : storeNanos;
+        return KEEP_HIT_RATE * upstreamNanos >= lookupNanos + (1 - KEEP_HIT_RATE) * store;
     }
 
     private static String micros(double nanos) {
