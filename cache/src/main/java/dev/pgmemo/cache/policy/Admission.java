@@ -257,8 +257,9 @@ public final class Admission {
          * through Redis under load) is bypassed now, not one TTL and a TTL of traffic from now, all the while
          * costing more than it saves.
          * It takes {@link #BEST_CASE_WINDOWS} such windows in a row, so that a cold start (a fresh process still
-         * compiling its code, a new store connection) or a stall does not condemn a shape on its own. A shape
-         * that would have hit that often anyway is cached again by its probes.
+         * compiling its code, a new store connection) or a stall does not condemn a shape on its own. Such a
+         * shape is probed one execution in {@link #MAX_PROBE_EVERY} from the start; one that would have hit
+         * that often anyway, or whose costs change, is cached again by its probes.
          */
         private void judgeBestCase(long now) {
             double upstream = upstreamCount > 0 ? upstreamSum / upstreamCount : upstreamNanos;
@@ -268,6 +269,9 @@ public final class Admission {
                 windowsNotPayingAtBest = 0;
             } else if (++windowsNotPayingAtBest >= BEST_CASE_WINDOWS) {
                 switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store, upstream, now);
+                // What would bring it back is a change of its costs, not of its hit rate: probe as rarely as a
+                // shape confirmed bypassed (each probe waits for a lookup the query does not need).
+                probeEvery = MAX_PROBE_EVERY;
             }
         }
 
