@@ -247,9 +247,10 @@ public final class RedisStore implements CacheStore {
             .enablePeriodicRefresh(Duration.ofSeconds(30))
             .build())
         .build();
+    boolean addressesOnly = (clusterSeeds != null ? clusterSeeds : List.of(this.uri)).stream().allMatch(RedisStore::addressesOnly);
     if (shared) {
       // Lettuce's computation threads and timer: reconnect delays and events only, nothing per command.
-      this.resources = ClientResources.builder()
+      this.resources = resolver(ClientResources.builder(), addressesOnly)
           .ioThreadPoolSize(1)
           .computationThreadPoolSize(1)
           .reconnectDelay(reconnectDelay)
@@ -257,7 +258,7 @@ public final class RedisStore implements CacheStore {
       List<Lane> list = new ArrayList<>();
       for (EventExecutor e : loops) {
         EventLoop loop = (EventLoop) e;
-        ClientResources laneResources = ClientResources.builder()
+        ClientResources laneResources = resolver(ClientResources.builder(), addressesOnly)
             .eventLoopGroupProvider(new OneLoop(loop))
             .eventExecutorGroup(loop)
             .timer(resources.timer())
@@ -268,7 +269,7 @@ public final class RedisStore implements CacheStore {
       }
       this.lanes = list.toArray(Lane[]::new);
     } else {
-      this.resources = ClientResources.builder()
+      this.resources = resolver(ClientResources.builder(), addressesOnly)
           .ioThreadPoolSize(2)
           .computationThreadPoolSize(1)
           .reconnectDelay(reconnectDelay)
@@ -280,6 +281,26 @@ public final class RedisStore implements CacheStore {
       watchForLoss(lane);
       connect(lane, Duration.ofMillis(50));
     }
+  }
+
+  /**
+   * Whether every host of a URI (its Sentinels' too) is an IP address, which needs no name resolution. Lettuce's
+   * default resolver (netty-resolver-dns) opens a UDP channel on each event loop it connects from even for an
+   * address, and Netty's io_uring transport can lose that channel's receive buffer when it is closed.
+   */
+  static boolean addressesOnly(RedisURI uri) {
+    if (uri.getSocket() != null) {
+      return true;
+    }
+    java.util.stream.Stream<String> hosts = uri.getSentinels().isEmpty()
+        ? java.util.stream.Stream.of(uri.getHost())
+        : uri.getSentinels().stream().map(RedisURI::getHost);
+    return hosts.allMatch(h -> h != null && (io.netty.util.NetUtil.isValidIpV4Address(h) || io.netty.util.NetUtil.isValidIpV6Address(h)));
+  }
+
+  /** IP addresses are parsed by the JDK (no lookup, no channel); names keep Lettuce's non-blocking resolver. */
+  private static ClientResources.Builder resolver(ClientResources.Builder builder, boolean addressesOnly) {
+    return addressesOnly ? builder.addressResolverGroup(io.netty.resolver.DefaultAddressResolverGroup.INSTANCE) : builder;
   }
 
   @Override

@@ -33,6 +33,16 @@ class RedisStoreTest extends CacheStoreContract {
   }
 
   @Test
+  void onlyNamesAreResolvedByLettucesDnsResolver() {
+    assertThat(RedisStore.addressesOnly(io.lettuce.core.RedisURI.create("redis://127.0.0.1:6379"))).isTrue();
+    assertThat(RedisStore.addressesOnly(io.lettuce.core.RedisURI.create("redis://[::1]:6379"))).isTrue();
+    assertThat(RedisStore.addressesOnly(io.lettuce.core.RedisURI.create("redis-socket:///tmp/redis.sock"))).isTrue();
+    assertThat(RedisStore.addressesOnly(io.lettuce.core.RedisURI.create("redis://localhost:6379"))).isFalse();
+    assertThat(RedisStore.addressesOnly(io.lettuce.core.RedisURI.create("redis-sentinel://127.0.0.1:26379,10.0.0.2:26379/0#mymaster"))).isTrue();
+    assertThat(RedisStore.addressesOnly(io.lettuce.core.RedisURI.create("redis-sentinel://127.0.0.1:26379,sentinel-b:26379/0#mymaster"))).isFalse();
+  }
+
+  @Test
   void putsEveryKeyUnderItsPrefix() throws Exception {
     byte[] key = entryKey();
     join(store.put(key, bytes("rows"), Duration.ofMinutes(1)));
