@@ -15,6 +15,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -138,6 +139,48 @@ class CliIT {
         assertThat(pid).as("pid file " + pidFile).isNotNull();
         assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).contains(true);
         return pid;
+    }
+
+    // ---- the launcher's JVM defaults ---------------------------------------------------------------------
+
+    /** What {@code bin/pgmemo} passes to {@code java} (a stand-in under $JAVA_HOME that prints its arguments). */
+    private String javaArgs(Map<String, String> env, String... args) throws IOException {
+        Path home = dir.resolve("fake-jdk");
+        Files.createDirectories(home.resolve("bin"));
+        Path java = home.resolve("bin/java");
+        Files.writeString(java, "#!/bin/sh\necho \"$*\"\n");
+        java.toFile().setExecutable(true);
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.put("JAVA_HOME", home.toString());
+        all.remove("JAVA_OPTS");
+        List<String> cmd = new ArrayList<>();
+        cmd.add(bin.toString());
+        cmd.addAll(List.of(args));
+        Cmd.Result r = Cmd.run(CLI_TIMEOUT, dir, all, null, cmd);
+        assertThat(r.exitCode()).as(r.describe()).isZero();
+        return r.stdout().trim();
+    }
+
+    @Test
+    void theLauncherPicksTheCollectorByStore() throws IOException {
+        // The in-process store (no cache.store), caching off, or no file at all: G1 with a short pause goal.
+        assertThat(javaArgs(Map.of(), "start", "-c", config.toString())).startsWith("-XX:+UseG1GC -XX:MaxGCPauseMillis=50")
+                .contains(" -jar ").endsWith("pgmemo.jar start -c " + config);
+        assertThat(javaArgs(Map.of(), "status")).startsWith("-XX:+UseG1GC");
+        // Redis: ParallelGC, whichever way the file is named, and a commented-out store does not count.
+        Path redis = dir.resolve("redis.yaml");
+        Files.writeString(redis, "cache: {store: \"redis://127.0.0.1:6379\", default_ttl: 10s}\n");
+        Path commented = dir.resolve("commented.yaml");
+        Files.writeString(commented, "cache:\n  # store: redis://127.0.0.1:6379\n  store_timeout: 50ms\n");
+        assertThat(javaArgs(Map.of(), "start", "-c", redis.toString())).startsWith("-XX:+UseParallelGC");
+        assertThat(javaArgs(Map.of(), "start", "--config=" + redis)).startsWith("-XX:+UseParallelGC");
+        assertThat(javaArgs(Map.of("PGMEMO_CONFIG", redis.toString()), "start")).startsWith("-XX:+UseParallelGC");
+        assertThat(javaArgs(Map.of(), "start", "-c", commented.toString())).startsWith("-XX:+UseG1GC");
+        // JAVA_OPTS replaces the defaults
+        Path home = dir.resolve("fake-jdk");
+        Cmd.Result r = Cmd.run(CLI_TIMEOUT, dir, Map.of("JAVA_HOME", home.toString(), "JAVA_OPTS", "-Xmx1g"), null,
+                List.of(bin.toString(), "start", "-c", redis.toString()));
+        assertThat(r.stdout().trim()).startsWith("-Xmx1g -jar ");
     }
 
     // ---- informational commands ----------------------------------------------------------------------------
