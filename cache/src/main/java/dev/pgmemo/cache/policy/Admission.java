@@ -262,7 +262,7 @@ public final class Admission {
          * that often anyway, or whose costs change, is cached again by its probes.
          */
         private void judgeBestCase(long now) {
-            double upstream = upstreamCount > 0 ? upstreamSum / upstreamCount : upstreamNanos;
+            double upstream = upstreamTime();
             double lookup = lookupTimes.median();
             double store = storeTimes.count() > 0 ? storeTimes.median() : storeNanos;
             if (Double.isNaN(upstream) || (double) hits / lookups >= KEEP_HIT_RATE || paysAtBest(lookup, store, upstream)) {
@@ -286,6 +286,11 @@ public final class Admission {
             counting = false;
             probeEvery = PROBE_EVERY;
             executions = 0;
+        }
+
+        /** What a hit saves: the mean of PostgreSQL's times for this window's misses, else the moving average. */
+        private double upstreamTime() {
+            return upstreamCount > 0 ? upstreamSum / upstreamCount : upstreamNanos;
         }
 
         private void resetWindow() {
@@ -315,7 +320,7 @@ public final class Admission {
             if (storeTimes.count() > 0) {
                 storeNanos = storeTimes.median();
             }
-            double upstream = upstreamCount > 0 ? upstreamSum / upstreamCount : upstreamNanos;
+            double upstream = upstreamTime();
             boolean bypass = !worthCaching(hitRate, lookup, storeNanos, upstream, bypassed ? REVIVE_MARGIN : MARGIN)
                     || (bypassed && hits < REVIVE_MIN_HITS);
             if (bypass != bypassed) {

@@ -30,6 +30,8 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.resolver.DefaultAddressResolverGroup;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
 import io.netty.util.concurrent.ImmediateEventExecutor;
@@ -42,6 +44,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -207,7 +210,8 @@ public final class RedisStore implements CacheStore {
     }
     this.clusterSeeds = clusterSeeds(uri);
     this.uri = clusterSeeds != null ? clusterSeeds.get(0) : RedisURI.create(uri);
-    (clusterSeeds != null ? clusterSeeds : List.of(this.uri)).forEach(seed -> seed.setTimeout(timeout));
+    List<RedisURI> seeds = clusterSeeds != null ? clusterSeeds : List.of(this.uri);
+    seeds.forEach(seed -> seed.setTimeout(timeout));
     this.description = clusterSeeds != null ? describeCluster(clusterSeeds) : describe(this.uri);
     this.prefix = prefix.getBytes(StandardCharsets.UTF_8);
     this.timeout = timeout;
@@ -247,7 +251,7 @@ public final class RedisStore implements CacheStore {
             .enablePeriodicRefresh(Duration.ofSeconds(30))
             .build())
         .build();
-    boolean addressesOnly = (clusterSeeds != null ? clusterSeeds : List.of(this.uri)).stream().allMatch(RedisStore::addressesOnly);
+    boolean addressesOnly = seeds.stream().allMatch(RedisStore::addressesOnly);
     if (shared) {
       // Lettuce's computation threads and timer: reconnect delays and events only, nothing per command.
       this.resources = resolver(ClientResources.builder(), addressesOnly)
@@ -292,15 +296,15 @@ public final class RedisStore implements CacheStore {
     if (uri.getSocket() != null) {
       return true;
     }
-    java.util.stream.Stream<String> hosts = uri.getSentinels().isEmpty()
-        ? java.util.stream.Stream.of(uri.getHost())
+    Stream<String> hosts = uri.getSentinels().isEmpty()
+        ? Stream.of(uri.getHost())
         : uri.getSentinels().stream().map(RedisURI::getHost);
-    return hosts.allMatch(h -> h != null && (io.netty.util.NetUtil.isValidIpV4Address(h) || io.netty.util.NetUtil.isValidIpV6Address(h)));
+    return hosts.allMatch(h -> h != null && (NetUtil.isValidIpV4Address(h) || NetUtil.isValidIpV6Address(h)));
   }
 
   /** IP addresses are parsed by the JDK (no lookup, no channel); names keep Lettuce's non-blocking resolver. */
   private static ClientResources.Builder resolver(ClientResources.Builder builder, boolean addressesOnly) {
-    return addressesOnly ? builder.addressResolverGroup(io.netty.resolver.DefaultAddressResolverGroup.INSTANCE) : builder;
+    return addressesOnly ? builder.addressResolverGroup(DefaultAddressResolverGroup.INSTANCE) : builder;
   }
 
   @Override
