@@ -95,6 +95,19 @@ OUT_DIR="${OUT_DIR:-$BENCH_DIR/out/$BENCH_NAME-$(date +%Y%m%d-%H%M%S)}"
 log() { printf '%s %s: %s\n' "$(date +%H:%M:%S)" "$BENCH_NAME" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# own_session CMD ARGS...: runs CMD in a session of its own, as a service or daemon runs (PostgreSQL here;
+# pgmemo's `start --background` does the same). Where the kernel groups tasks for CPU scheduling by session
+# (autogroup, on in Debian's kernels), a proxy in this script's session would split one CPU share with
+# pgbench; measured in session 10, that stalled single queries through pgmemo for up to 1.5 s. In a
+# non-interactive script a background job is not a process group leader, so setsid execs in place and $! is
+# CMD's pid.
+own_session() {
+  if command -v setsid >/dev/null 2>&1; then
+    exec setsid "$@"
+  fi
+  exec "$@"
+}
+
 for v in DURATION RUNS WARMUP RUN_WARMUP CLIENTS JOBS SCALE; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
@@ -211,8 +224,9 @@ EOF
     chmod 755 "$OUT_DIR"
     args=(-u "$PGBOUNCER_USER")
   fi
-  # Foreground process in the background of this script, so $! is PgBouncer itself.
-  pgbouncer "${args[@]}" "$dir/pgbouncer.ini" >>"$dir/pgbouncer.stderr" 2>&1 </dev/null &
+  # Foreground process in the background of this script, so $! is PgBouncer itself; in a session of its
+  # own (see own_session).
+  own_session pgbouncer "${args[@]}" "$dir/pgbouncer.ini" >>"$dir/pgbouncer.stderr" 2>&1 </dev/null &
   PGBOUNCER_PID=$!
   sleep 0.3
   kill -0 "$PGBOUNCER_PID" 2>/dev/null || { cat "$dir/pgbouncer.stderr" "$dir/pgbouncer.log" >&2 2>/dev/null; die "pgbouncer exited at start"; }
@@ -358,7 +372,7 @@ memqcache_expire = $CACHE_TTL_SECONDS
 memqcache_auto_cache_invalidation = on
 memqcache_oiddir = '$dir/oiddir'
 EOF
-  pgpool -n -f "$dir/pgpool.conf" -F "$dir/pcp.conf" >>"$dir/pgpool.log" 2>&1 </dev/null &
+  own_session pgpool -n -f "$dir/pgpool.conf" -F "$dir/pcp.conf" >>"$dir/pgpool.log" 2>&1 </dev/null &
   PGPOOL_PID=$!
   PGPOOL_PORT="$port"
   sleep 1

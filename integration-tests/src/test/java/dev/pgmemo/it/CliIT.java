@@ -289,6 +289,33 @@ class CliIT {
     }
 
     @Test
+    void theBackgroundProcessRunsInASessionOfItsOwn() throws Exception {
+        Cmd.Result r = cli("start", "-c", config.toString(), "--background");
+        Long pid = readPid();
+        if (pid != null) {
+            started.add(pid);
+        }
+        assertThat(r.exitCode()).as(r.describe()).isZero();
+        assertThat(pid).isNotNull();
+        // The pid it reports is the one that runs (setsid did not fork), and that process leads its own session
+        // and process group, like a daemon: the test's session (and a shell's) is not its own.
+        assertThat(r.stdout()).contains("(pid " + pid + ")");
+        long[] daemon = sessionAndGroup(pid);
+        long[] ours = sessionAndGroup(ProcessHandle.current().pid());
+        assertThat(daemon[0]).as("session of the background pgmemo").isEqualTo(pid).isNotEqualTo(ours[0]);
+        assertThat(daemon[1]).as("process group of the background pgmemo").isEqualTo(pid);
+        Cmd.Result stop = cli("stop", "-c", config.toString());
+        assertThat(stop.exitCode()).as(stop.describe()).isZero();
+    }
+
+    /** {session id, process group id} of a process, from /proc (Linux). */
+    private static long[] sessionAndGroup(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return new long[] {Long.parseLong(f[3]), Long.parseLong(f[2])}; // state ppid pgrp session ...
+    }
+
+    @Test
     void foregroundProcessStopsGracefullyOnSigterm() throws Exception {
         Path log = dir.resolve("foreground.log");
         Process p = new ProcessBuilder(bin.toString(), "start", "-c", config.toString())

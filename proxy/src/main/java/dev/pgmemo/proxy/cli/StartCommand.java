@@ -97,6 +97,25 @@ final class StartCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * The setsid(1) program, which the background process is started through so that it runs in a session of
+     * its own, as daemons do (pg_ctl, PgBouncer's -d): no signal meant for the shell's jobs or terminal reaches
+     * it, and where the kernel groups tasks for CPU scheduling by session (autogroup, on by default in Debian's
+     * kernels) it gets its own share instead of dividing one with whatever else the starting shell runs (a load
+     * generator, say: sharing pgbench's share stalled single queries for up to 1.5 s, docs/benchmarks.md, session
+     * 10). The child of this JVM is not a process group leader, so setsid(1) execs in place and the pid stays.
+     * Null where there is none (the process then stays in the caller's session).
+     */
+    static Path setsid() {
+        for (String dir : List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin")) {
+            Path p = Path.of(dir, "setsid");
+            if (Files.isExecutable(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
     private int startBackground(PgmemoConfig cfg) throws IOException, InterruptedException {
         Path pid = effectivePidFile(cfg);
         if (pid == null) {
@@ -109,6 +128,10 @@ final class StartCommand implements Callable<Integer> {
         }
         Path log = logFile != null ? logFile.toAbsolutePath() : pid.resolveSibling("pgmemo.log");
         List<String> cmd = new ArrayList<>();
+        Path setsid = setsid();
+        if (setsid != null) {
+            cmd.add(setsid.toString());
+        }
         cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.add("-cp");
