@@ -2,7 +2,9 @@
 # bench/relay.sh — pgbench throughput of pgmemo against PostgreSQL, PgBouncer and Pgpool-II.
 #
 # Runs pgbench against every target, for every protocol mode and workload, RUNS times, and prints
-# the median TPS, its average latency, the ratio to PostgreSQL directly, the proxy's CPU time per
+# the median TPS, its average latency, the longest transaction of the runs (every measured run logs
+# each transaction's latency with pgbench -l; its p99 and maximum go to its log line and results.tsv,
+# the logs are deleted), the ratio to PostgreSQL directly, the proxy's CPU time per
 # transaction, cache hits and misses (pgmemo, Pgpool-II) and failed transactions.
 # Exits non-zero if any pgbench run (warm-up included) failed, errored, had failed transactions or
 # aborted clients, or if a result read through a target differed from PostgreSQL's (see verify_results).
@@ -126,7 +128,7 @@ OUT_DIR="$(cd "$OUT_DIR" && pwd)"
 # hits, misses: the target's cache counters during the run, "-" when it has none; bypassed: queries
 # pgmemo did not even look up (any reason: store unavailable, uncacheable, ...), "-" for others.
 RESULTS="$OUT_DIR/results.tsv"
-printf 'workload\tmode\ttarget\trun\ttps\tlatency_ms\tfailed\tstatus\tcpu_us_per_tx\tload1\thits\tmisses\tbypassed\n' >"$RESULTS"
+printf 'workload\tmode\ttarget\trun\ttps\tlatency_ms\tfailed\tstatus\tcpu_us_per_tx\tload1\thits\tmisses\tbypassed\tp99_ms\tmax_ms\n' >"$RESULTS"
 FAILURES=0
 
 # ---- targets --------------------------------------------------------------------------------------------
@@ -446,7 +448,7 @@ workload_args() { # pgbench arguments for WORKLOAD, one per line
 pgbench_once() {
   local name="$1" host="$2" port="$3" mode="$4" workload="$5" secs="$6" label="$7"
   local wname args out rc tps lat failed processed status pid="${TARGET_PID[$1]:-}" ticks0=0 cpu=-
-  local counters=() c0=() c1=() hits=- misses=- bypassed=-
+  local counters=() c0=() c1=() hits=- misses=- bypassed=- logargs=() txlog p99=- maxlat=-
   [[ "$label" != warmup* ]] && declare -F "target_${name}_counters" >/dev/null && counters=("target_${name}_counters")
   wname="$(workload_name "$workload")"
   mapfile -t args < <(workload_args "$workload")
@@ -455,8 +457,17 @@ pgbench_once() {
   rc=0
   ((${#counters[@]})) && read -r -a c0 <<<"$("${counters[@]}")"
   [[ -n "$pid" ]] && ticks0="$(cpu_ticks "$pid")"
-  pgbench -n "${args[@]}" -M "$mode" -c "$CLIENTS" -j "$JOBS" -T "$secs" \
+  # Measured runs log every transaction's latency (pgbench -l) for the tail: p99 and the longest.
+  txlog="$OUT_DIR/pgbench/txlog-$name-$$"
+  [[ "$label" != warmup* ]] && logargs=(-l --log-prefix "$txlog")
+  pgbench -n "${args[@]}" "${logargs[@]}" -M "$mode" -c "$CLIENTS" -j "$JOBS" -T "$secs" \
     -h "$host" -p "$port" -U "$PG_USER" "$BENCH_DB" >"$out" 2>&1 || rc=$?
+  if ((${#logargs[@]})); then
+    read -r p99 maxlat < <(cat "$txlog".* 2>/dev/null | awk '{print $3}' | sort -n | awk '
+      { a[NR] = $1 }
+      END { if (NR == 0) { print "- -"; exit } i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f %.3f\n", a[i] / 1000, a[NR] / 1000 }')
+    rm -f "$txlog".*
+  fi
   tps="$(awk '/^tps = / {print $3; exit}' "$out")"
   lat="$(awk '/^latency average = / {print $4; exit}' "$out")"
   failed="$(awk '/^number of failed transactions: / {print $5; exit}' "$out")"
@@ -495,10 +506,10 @@ pgbench_once() {
   if [[ "$label" != warmup* ]]; then
     local load1
     load1="$(cut -d' ' -f1 /proc/loadavg)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wname" "$mode" "$name" "$label" \
-      "${tps:-0}" "${lat:-0}" "${failed:-?}" "$status" "$cpu" "$load1" "$hits" "$misses" "$bypassed" >>"$RESULTS"
-    log "$(printf '%-14s %-9s %-12s run %s: tps %10.1f  latency %7.3f ms  failed %s  proxy cpu %s us/tx  hits %s misses %s bypassed %s  load %s' \
-      "$wname" "$mode" "$name" "$label" "${tps:-0}" "${lat:-0}" "${failed:-?}" "$cpu" "$hits" "$misses" "$bypassed" "$load1")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wname" "$mode" "$name" "$label" \
+      "${tps:-0}" "${lat:-0}" "${failed:-?}" "$status" "$cpu" "$load1" "$hits" "$misses" "$bypassed" "$p99" "$maxlat" >>"$RESULTS"
+    log "$(printf '%-14s %-9s %-12s run %s: tps %10.1f  latency %7.3f ms (p99 %s, max %s)  failed %s  proxy cpu %s us/tx  hits %s misses %s bypassed %s  load %s' \
+      "$wname" "$mode" "$name" "$label" "${tps:-0}" "${lat:-0}" "$p99" "$maxlat" "${failed:-?}" "$cpu" "$hits" "$misses" "$bypassed" "$load1")"
   fi
 }
 
@@ -649,6 +660,7 @@ summary="$(awk -F'\t' -v order="${order[*]}" -v modes="$MODES" -v medians="$OUT_
     if ($13 ~ /^-?[0-9]+$/) { byp[k] += $13; bc[k] = 1; if ($13 > 0) bypruns[k]++ }
     if ($7 ~ /^[0-9]+$/) failed[k] += $7; else unknown[k] = 1
     if ($8 != "ok") bad[k]++
+    if ($15 ~ /^[0-9.]+$/ && (!(k in mx) || $15 + 0 > mx[k])) mx[k] = $15 + 0
     if (!($1 in seenw)) { seenw[$1] = 1; wl[++nw] = $1 }
   }
   function median_cpu(k,    i, j, c, v, a) {
@@ -669,9 +681,9 @@ summary="$(awk -F'\t' -v order="${order[*]}" -v modes="$MODES" -v medians="$OUT_
   }
   END {
     nt = split(order, tg, " "); nm = split(modes, md, " ")
-    printf "%-14s %-9s %-12s %10s %9s %9s %9s %10s %9s %9s  %s\n", "workload", "mode", "target", "TPS", "lat ms", \
-      "vs direct", "cpu us/tx", "hits", "misses", "bypassed", "failed"
-    printf "workload\tmode\ttarget\ttps\tlatency_ms\tvs_direct\tcpu_us_per_tx\thits\tmisses\tbypassed\tbypass_runs\tfailed\n" > medians
+    printf "%-14s %-9s %-12s %10s %9s %9s %9s %9s %10s %9s %9s  %s\n", "workload", "mode", "target", "TPS", "lat ms", \
+      "max ms", "vs direct", "cpu us/tx", "hits", "misses", "bypassed", "failed"
+    printf "workload\tmode\ttarget\ttps\tlatency_ms\tvs_direct\tcpu_us_per_tx\thits\tmisses\tbypassed\tbypass_runs\tfailed\tmax_ms\n" > medians
     for (w = 1; w <= nw; w++) for (m = 1; m <= nm; m++) {
       d = wl[w] SUBSEP md[m] SUBSEP "direct"
       if (d in n) { median(d); base = MT } else base = 0
@@ -683,14 +695,16 @@ summary="$(awk -F'\t' -v order="${order[*]}" -v modes="$MODES" -v medians="$OUT_
         f = (k in unknown) ? "?" : failed[k]
         if (k in bad) f = f " (" bad[k] " bad run" (bad[k] > 1 ? "s" : "") ")"
         h = (k in hc) ? hits[k] : "-"; ms = (k in hc) ? misses[k] : "-"; by = (k in bc) ? byp[k] : "-"
-        printf "%-14s %-9s %-12s %10.0f %9.3f %9s %9s %10s %9s %9s  %s\n", wl[w], md[m], tg[t], MT, ML, ratio, median_cpu(k), h, ms, by, f
-        printf "%s\t%s\t%s\t%.1f\t%.3f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", wl[w], md[m], tg[t], MT, ML, ratio, median_cpu(k), h, ms, by, bypruns[k], f > medians
+        x = (k in mx) ? sprintf("%.1f", mx[k]) : "-"
+        printf "%-14s %-9s %-12s %10.0f %9.3f %9s %9s %9s %10s %9s %9s  %s\n", wl[w], md[m], tg[t], MT, ML, x, ratio, median_cpu(k), h, ms, by, f
+        printf "%s\t%s\t%s\t%.1f\t%.3f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", wl[w], md[m], tg[t], MT, ML, ratio, median_cpu(k), h, ms, by, bypruns[k], f, x > medians
       }
     }
   }' "$RESULTS")"
 {
   echo "pgbench $CLIENTS clients, $JOBS threads, ${DURATION}s x $RUNS runs (median), warm-up ${WARMUP}s$( ((RUN_WARMUP > 0)) && echo " + ${RUN_WARMUP}s before each run"), scale $SCALE"
-  echo "(cpu us/tx: CPU time of the proxy's processes per transaction, median; hits, misses, bypassed (pgmemo: queries"
+  echo "(max ms: the longest transaction of the runs (pgbench -l; each run's p99 is in its log line and results.tsv);"
+  echo " cpu us/tx: CPU time of the proxy's processes per transaction, median; hits, misses, bypassed (pgmemo: queries"
   echo " not looked up, e.g. store unavailable): cache counters summed over the runs)"
   echo "$summary"
 } | tee "$OUT_DIR/summary.txt"
