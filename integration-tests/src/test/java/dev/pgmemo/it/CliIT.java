@@ -182,6 +182,19 @@ class CliIT {
         assertThat(javaArgs(Map.of("JAVA_OPTS", "-Xmx1g"), "start", "-c", redis.toString())).startsWith("-Xmx1g -jar ");
     }
 
+    @Test
+    void theLauncherKeepsTheCompilerFromTrappingOnBranchesItHasNotSeen() throws IOException {
+        // Both default sets: without it every burst of new connections recompiled the hot methods (docs/benchmarks.md).
+        Path redis = dir.resolve("redis-traps.yaml");
+        Files.writeString(redis, "cache: {store: \"redis://127.0.0.1:6379\"}\n");
+        assertThat(javaArgs(Map.of(), "start", "-c", config.toString())).contains(" -XX:PerMethodTrapLimit=0 ");
+        assertThat(javaArgs(Map.of(), "start", "-c", redis.toString())).contains(" -XX:PerMethodTrapLimit=0 ");
+        // and the JVM this build runs on accepts the flag (the launcher's other tests run the real java with it too)
+        Cmd.Result r = Cmd.run(CLI_TIMEOUT, dir, Map.of(), null,
+                List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:PerMethodTrapLimit=0", "-version"));
+        assertThat(r.exitCode()).as(r.describe()).isZero();
+    }
+
     // ---- informational commands ----------------------------------------------------------------------------
 
     @Test
