@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * load off PostgreSQL, and what it costs is bounded. Shapes are per normalized text, across databases and
  * users. A shape found not worth it is bypassed, except one execution in {@link #PROBE_EVERY}, which still
  * goes through the cache (each verdict that keeps the shape bypassed halves that, down to one in
- * {@link #MAX_PROBE_EVERY}: a probe costs a lookup and a store write, which on a shape run thousands of times
- * a second adds up); one TTL later (when what the cached phase stored has expired) the same test runs again
+ * {@link #MAX_PROBE_EVERY}, and a shape run often enough is probed more rarely still, one execution in a number
+ * that grows with the square root of its traffic, see {@link #trafficProbeEvery}: a probe costs a lookup and a
+ * store write, which on a shape run thousands of times a second adds up); one TTL later (when what the cached phase stored has expired) the same test runs again
  * on a window of at least {@link #PROBE_WINDOW} probes, again spanning a TTL, with their hit rate converted to
  * the rate every execution storing would give ({@link #cachedHitRate}: only the probes' results are stored
  * now) and with the larger {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again.
@@ -66,7 +67,10 @@ public final class Admission {
     public static final long MAX_GAP_NANOS = 1_000_000_000L;
     /** While a shape is bypassed, one execution in this many still goes through the cache. */
     public static final int PROBE_EVERY = 16;
-    /** The fewest probes a bypassed shape keeps: one execution in this many. */
+    /**
+     * The fewest probes the halving gives a bypassed shape: one execution in this many. A shape run often enough
+     * probes more rarely still, see {@link #trafficProbeEvery}.
+     */
     public static final int MAX_PROBE_EVERY = 64;
     /**
      * The fewest probes of a bypassed shape between two verdicts: enough that one chance hit (converted by
@@ -94,6 +98,14 @@ public final class Admission {
      * half the lookups hitting; a few more make that estimate worth acting on.
      */
     public static final int REVIVE_MIN_HITS = 4;
+    /**
+     * The probe hits a window of a bypassed shape should hold if caching it would hit {@link #KEEP_HIT_RATE} of
+     * the time: what sizes the probe interval of a shape run often ({@link #trafficProbeEvery}). Eight times
+     * {@link #REVIVE_MIN_HITS}, so that such a shape is seen and its hit rate estimated within a fifth or so.
+     */
+    public static final int PROBE_HITS_AIMED = 8 * REVIVE_MIN_HITS;
+    /** The rarest probing, whatever the traffic: one execution in this many. */
+    public static final int PROBE_EVERY_CEILING = 4096;
 
     private final Cache<String, Shape> shapes;
     private volatile boolean enabled;
@@ -146,6 +158,8 @@ public final class Admission {
         /** Consecutive windows of the first TTL that would not pay even at their best (see judgeBestCase). */
         private int windowsNotPayingAtBest;
         private int executions;
+        /** The executions of this window, admitted or not (what the probe interval follows). */
+        private long windowExecutions;
         /** When the last lookup was answered. */
         private long lastLookup;
         /** The span of this window's lookups, each pause between two of them counted up to MAX_GAP_NANOS. */
@@ -178,6 +192,7 @@ public final class Admission {
 
         /** Whether this execution goes through the cache (lookup, and a store after a miss). */
         public synchronized boolean admit() {
+            windowExecutions++;
             if (!bypassed) {
                 return true;
             }
@@ -219,11 +234,11 @@ public final class Admission {
             if (lookups >= (bypassed ? PROBE_WINDOW : WINDOW)) {
                 if (!counting) {
                     if (!bypassed && !judged) {
-                        judgeBestCase(now);
+                        judgeBestCase(ttlNanos, now);
                     }
                     resetWindow(); // too early to judge on the hit rate
                 } else if (activeNanos >= Math.min(ttlNanos, MAX_WINDOW_NANOS)) {
-                    decide(now);
+                    decide(ttlNanos, now);
                 }
             }
         }
@@ -259,19 +274,21 @@ public final class Admission {
          * It takes {@link #BEST_CASE_WINDOWS} such windows in a row, so that a cold start (a fresh process still
          * compiling its code, a new store connection) or a stall does not condemn a shape on its own. Such a
          * shape is probed one execution in {@link #MAX_PROBE_EVERY} from the start; one that would have hit
-         * that often anyway, or whose costs change, is cached again by its probes.
+         * that often anyway, or whose costs change, is cached again by its probes (more rarely still when the
+         * shape runs often, see {@link #trafficProbeEvery}).
          */
-        private void judgeBestCase(long now) {
+        private void judgeBestCase(long ttlNanos, long now) {
             double upstream = upstreamTime();
             double lookup = lookupTimes.median();
             double store = storeTimes.count() > 0 ? storeTimes.median() : storeNanos;
             if (Double.isNaN(upstream) || (double) hits / lookups >= KEEP_HIT_RATE || paysAtBest(lookup, store, upstream)) {
                 windowsNotPayingAtBest = 0;
             } else if (++windowsNotPayingAtBest >= BEST_CASE_WINDOWS) {
+                long executions = Math.max(windowExecutions, lookups); // each execution of a cached shape looks up
                 switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store, upstream, now);
                 // What would bring it back is a change of its costs, not of its hit rate: probe as rarely as a
                 // shape confirmed bypassed (each probe waits for a lookup the query does not need).
-                probeEvery = MAX_PROBE_EVERY;
+                probeEvery = Math.max(MAX_PROBE_EVERY, trafficProbeEvery(executionsPerWindow(executions, ttlNanos)));
             }
         }
 
@@ -293,7 +310,17 @@ public final class Admission {
             return upstreamCount > 0 ? upstreamSum / upstreamCount : upstreamNanos;
         }
 
+        /**
+         * The executions one window spanning a TTL (at most {@link #MAX_WINDOW_NANOS}) holds at the rate of
+         * {@code executions} over this window's span; the most there is when the span is nil.
+         */
+        private double executionsPerWindow(long executions, long ttlNanos) {
+            double span = Math.min(ttlNanos, MAX_WINDOW_NANOS);
+            return activeNanos <= 0 ? Double.POSITIVE_INFINITY : executions * (span / activeNanos);
+        }
+
         private void resetWindow() {
+            windowExecutions = 0;
             activeNanos = 0;
             upstreamSum = 0;
             upstreamCount = 0;
@@ -307,7 +334,7 @@ public final class Admission {
             return bypassed;
         }
 
-        private void decide(long now) {
+        private void decide(long ttlNanos, long now) {
             double hitRate = (double) hits / lookups;
             if (bypassed) {
                 hitRate = cachedHitRate(hitRate, probeEvery);
@@ -323,14 +350,23 @@ public final class Admission {
             double upstream = upstreamTime();
             boolean bypass = !worthCaching(hitRate, lookup, storeNanos, upstream, bypassed ? REVIVE_MARGIN : MARGIN)
                     || (bypassed && hits < REVIVE_MIN_HITS);
+            int byTraffic = trafficProbeEvery(executionsPerWindow(Math.max(windowExecutions, lookups), ttlNanos));
             if (bypass != bypassed) {
                 switchState(bypass, bypass ? "bypassed" : "cached again", hitRate, lookup, storeNanos, upstream, now);
-            } else if (bypassed && probeEvery < MAX_PROBE_EVERY) {
-                // Confirmed: probe less. The entries stored at the former rate live one more TTL, and probes
-                // finding them would look like a rising hit rate: the next verdict waits for them to expire.
-                probeEvery = Math.min(MAX_PROBE_EVERY, probeEvery * 2);
-                since = now;
-                counting = false;
+                if (bypass) {
+                    probeEvery = Math.max(PROBE_EVERY, byTraffic);
+                }
+            } else if (bypassed) {
+                // Confirmed: probe less (halved, or as the traffic allows). The entries stored at the former rate
+                // live one more TTL, and probes finding them would look like a rising hit rate: the next verdict
+                // waits for them to expire. Probing more often (the traffic fell) needs no wait: the probes then
+                // find fewer entries than their rate explains, which errs towards staying bypassed.
+                int next = Math.max(Math.min(MAX_PROBE_EVERY, probeEvery * 2), byTraffic);
+                if (next > probeEvery) {
+                    since = now;
+                    counting = false;
+                }
+                probeEvery = next;
             }
             judged = true;
             resetWindow();
@@ -422,6 +458,30 @@ public final class Admission {
     static double cachedHitRate(double probeHitRate, int every) {
         double p = Math.min(1.0, Math.max(0.0, probeHitRate));
         return every * p / (1 + (every - 1) * p);
+    }
+
+    /**
+     * The probe interval for a bypassed shape that runs {@code executionsPerWindow} times in a window (a TTL of
+     * its traffic, at most {@link #MAX_WINDOW_NANOS}): the rarest probing at which a shape that would hit
+     * {@link #KEEP_HIT_RATE} of the time if cached still shows about {@link #PROBE_HITS_AIMED} probe hits in a
+     * window, and the fewer probes the better (each costs a lookup the query does not need and a store: on a
+     * shape run 20 000 times a second, probing one execution in 64 was 40 % of what a bypassed query cost
+     * pgmemo over a plain relay). With {@code n} executions per probe and {@code E} per window, a shape hitting
+     * {@code h} when cached has its probes hit {@code p = h / (n (1 - h) + h)} of the time (the inverse of
+     * {@link #cachedHitRate}), {@code E / n} probes a window, so about {@code E h / (n (n (1 - h) + h))} probe
+     * hits: they fall with the square of the interval, and the interval that keeps them at the aim grows with
+     * the square root of the traffic (a query run 20 000 times a second with a 60 s TTL: one in about 390).
+     * At least 1 (a shape too rare for any aim is probed at every execution; callers take the larger of this
+     * and their own floor), at most {@link #PROBE_EVERY_CEILING}.
+     */
+    static int trafficProbeEvery(double executionsPerWindow) {
+        if (!(executionsPerWindow > 0)) {
+            return 1;
+        }
+        double h = KEEP_HIT_RATE;
+        double c = executionsPerWindow * h / PROBE_HITS_AIMED; // n^2 (1 - h) + n h = c
+        double n = (-h + Math.sqrt(h * h + 4 * (1 - h) * c)) / (2 * (1 - h));
+        return n >= PROBE_EVERY_CEILING ? PROBE_EVERY_CEILING : Math.max(1, (int) n);
     }
 
     /**

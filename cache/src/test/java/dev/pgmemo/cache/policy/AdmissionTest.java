@@ -156,12 +156,16 @@ class AdmissionTest {
     void aShapeThatCannotPayEvenAtItsBestHitRateIsBypassedAfterItsFirstTwoWindows() {
         // Lookups of 90 us against PostgreSQL's 100: hitting 80 % of the time would save 80 us per query
         // against 90 spent. Bypassed when its second window closes, long before one TTL.
+        // Run 512 times a second (30 720 times a TTL: too rare for the traffic to set a rarer probing).
         Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
         s.answeredUpstream(100 * US);
-        lookups(s, Admission.BEST_CASE_WINDOWS * Admission.WINDOW - 1, 20, 90 * US, 1);
+        long second = 1_000_000_000L;
+        int n = Admission.BEST_CASE_WINDOWS * Admission.WINDOW;
+        spread(s, n - 1, i -> i % 20 == 0, i -> 90 * US, 0, 1, 1 + 2 * second - second / 512);
         assertThat(s.bypassed()).isFalse();
-        s.lookedUp(false, 90 * US, TTL, 2);
+        s.lookedUp(false, 90 * US, TTL, 1 + 2 * second);
         assertThat(s.bypassed()).isTrue();
+        assertThat(Admission.trafficProbeEvery(512 * 60)).isLessThan(Admission.MAX_PROBE_EVERY);
         // its costs, not its hit rate, condemn it: probed as rarely as a shape confirmed bypassed
         assertThat(admitted(s, 16 * Admission.MAX_PROBE_EVERY)).isEqualTo(16);
         // the same shape with 70 us lookups could pay at its best (80 us saved, 70 spent): judged after one TTL
@@ -172,6 +176,100 @@ class AdmissionTest {
         assertThat(Admission.paysAtBest(70 * US, Double.NaN, 100 * US)).isTrue();
         assertThat(Admission.paysAtBest(80 * US, Double.NaN, 100 * US)).isTrue(); // 80 against 80
         assertThat(Admission.paysAtBest(81 * US, Double.NaN, 100 * US)).isFalse();
+    }
+
+    @Test
+    void theProbeIntervalGrowsWithTheSquareRootOfTheTraffic() {
+        // 20 000 executions a second, a 60 s TTL: one probe in about 390
+        int n = Admission.trafficProbeEvery(20_000 * 60.0);
+        assertThat(n).isBetween(380, 390);
+        // at that interval a shape that would hit KEEP_HIT_RATE of the time when cached shows the aimed probe hits
+        double h = Admission.KEEP_HIT_RATE;
+        double p = h / (n * (1 - h) + h);
+        assertThat(Admission.cachedHitRate(p, n)).isCloseTo(h, within(1e-9));
+        assertThat(20_000 * 60.0 / n * p).isCloseTo(Admission.PROBE_HITS_AIMED, within(0.2));
+        // four times the traffic, twice the interval
+        assertThat(Admission.trafficProbeEvery(4 * 20_000 * 60.0)).isBetween(2 * n - 2, 2 * n + 2);
+        // rare shapes keep the callers' floors; no traffic measured, or an absurd one, stays within bounds
+        assertThat(Admission.trafficProbeEvery(10_000)).isLessThan(Admission.MAX_PROBE_EVERY);
+        assertThat(Admission.trafficProbeEvery(0)).isEqualTo(1);
+        assertThat(Admission.trafficProbeEvery(Double.NaN)).isEqualTo(1);
+        assertThat(Admission.trafficProbeEvery(Double.POSITIVE_INFINITY)).isEqualTo(Admission.PROBE_EVERY_CEILING);
+    }
+
+    @Test
+    void aShapeCondemnedByItsBestCaseUnderHeavyTrafficIsProbedAsTheTrafficAllows() {
+        // pgbench -S through Redis: 20 000 primary-key lookups a second, lookups 90 us against PostgreSQL's
+        // 100 us. Condemned after its first two windows (51 ms of traffic), probed about one in 385, not one in
+        // 64: at one in 64 the probes were 40 % of what a bypassed query cost over a plain relay.
+        Admission.Shape s = new Admission(true, 100).shape("select v from t where k = ?");
+        s.answeredUpstream(100 * US);
+        int n = Admission.BEST_CASE_WINDOWS * Admission.WINDOW;
+        long every = 50 * US; // 20 000 a second
+        for (int i = 0; i < n; i++) {
+            assertThat(s.admit()).isTrue();
+            s.lookedUp(false, 90 * US, TTL, 1 + i * every);
+        }
+        assertThat(s.bypassed()).isTrue();
+        int expected = Admission.trafficProbeEvery(20_000 * 60.0);
+        assertThat(admitted(s, 100 * expected)).isEqualTo(100);
+        // the same traffic with a 1 s TTL: a window holds 20 000 executions, so one probe in 64 (the floor)
+        Admission.Shape t = new Admission(true, 100).shape("select v from t where k = ?");
+        t.answeredUpstream(100 * US);
+        for (int i = 0; i < n; i++) {
+            t.admit();
+            t.lookedUp(false, 90 * US, 1_000_000_000L, 1 + i * every);
+        }
+        assertThat(t.bypassed()).isTrue();
+        assertThat(admitted(t, 100 * Admission.MAX_PROBE_EVERY)).isEqualTo(100);
+    }
+
+    @Test
+    void underHeavyTrafficTheIntervalFollowsTheTrafficAndAShapeThatWouldHitIsStillCachedAgain() {
+        Admission.Shape s = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
+        // 20 000 executions a second from here. Bypassed on its hit rate: probed one in 16 for now
+        long every = 50 * US;
+        long t = BYPASSED_AT + 1;
+        int probeEvery = Admission.PROBE_EVERY;
+        assertThat(admitted(s, 16 * probeEvery)).isEqualTo(16);
+        // the first TTL of probes (not counted), then one counted window of a TTL: still no hits
+        t = executeFor(s, 2 * TTL + TTL / 10, every, t, i -> false);
+        int byTraffic = Admission.trafficProbeEvery(20_000 * 60.0);
+        assertThat(admitted(s, 10 * byTraffic)).isEqualTo(10); // confirmed: as rarely as the traffic allows
+        // Now caching it would hit 85 % of the time: at one in 385, the probes hit 1 in 69 (0.85 / (385 x 0.15
+        // + 0.85)). After a TTL of waiting, one window of them brings it back.
+        double p = 0.85 / (byTraffic * 0.15 + 0.85);
+        int[] probes = {0};
+        t = executeFor(s, TTL, every, t, i -> ++probes[0] % Math.round(1 / p) == 0); // waiting: not counted
+        assertThat(s.bypassed()).isTrue();
+        t = executeFor(s, TTL + TTL / 10, every, t, i -> ++probes[0] % Math.round(1 / p) == 0);
+        assertThat(s.bypassed()).isFalse();
+        // Bypassed again, then the traffic falls to 100 executions a second: the interval falls back to the floors.
+        Admission.Shape u = neverHitUntilBypassed(new Admission(true, 100).shape("select v from t where k = ?"));
+        long slow = 10_000 * US;
+        long v = executeFor(u, 2 * TTL + TTL / 10, slow, BYPASSED_AT + 1, i -> false); // one in 32 now
+        assertThat(admitted(u, 32 * 10)).isEqualTo(10);
+        executeFor(u, 3 * TTL, slow, v, i -> false);
+        assertThat(admitted(u, 64 * 10)).isEqualTo(10);
+    }
+
+    /**
+     * Executes the shape every {@code every} ns for {@code duration} from {@code t}, each admitted execution
+     * looking up (a hit when {@code hit} says so, else stored); returns the time reached.
+     */
+    private static long executeFor(Admission.Shape s, long duration, long every, long t, IntPredicate hit) {
+        long end = t + duration;
+        int i = 0;
+        for (; t < end; t += every) {
+            if (s.admit()) {
+                boolean h = hit.test(++i);
+                s.lookedUp(h, 80 * US, TTL, t);
+                if (!h) {
+                    s.stored(80 * US);
+                }
+            }
+        }
+        return t;
     }
 
     @Test
