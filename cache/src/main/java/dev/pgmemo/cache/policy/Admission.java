@@ -41,8 +41,9 @@ import org.slf4j.LoggerFactory;
  * the hit rate. Every shape starts cached, so the second run of a new query is a hit, and a shape is bypassed
  * on its hit rate at the earliest one TTL and one window (a TTL of traffic, a minute at most) after it was
  * first seen. Before that, its costs alone can condemn it: a shape that would not pay even hitting
- * {@link #KEEP_HIT_RATE} of the time ({@link #paysAtBest}) in {@link #BEST_CASE_WINDOWS} windows of {@link #WINDOW}
- * lookups in a row is bypassed then.
+ * {@link #KEEP_HIT_RATE} of the time ({@link #paysAtBest}), or would not pay at the hit rate its windows so far
+ * are heading for once the store has filled ({@link #projectedHitRate}), in {@link #BEST_CASE_WINDOWS} windows
+ * of {@link #WINDOW} lookups in a row is bypassed then.
  *
  * <p>Thread-safe: each shape's numbers are guarded by the shape. The set of shapes is bounded; a shape
  * dropped from it starts over, cached.
@@ -104,6 +105,11 @@ public final class Admission {
      * {@link #REVIVE_MIN_HITS}, so that such a shape is seen and its hit rate estimated within a fifth or so.
      */
     public static final int PROBE_HITS_AIMED = 8 * REVIVE_MIN_HITS;
+    /**
+     * The hits added to each window's count when projecting the hit rate a shape is heading for
+     * ({@link #projectedHitRate}): about the most a window that saw none could be expected to see.
+     */
+    public static final int PROJECTION_EXTRA_HITS = 3;
     /** The rarest probing, whatever the traffic: one execution in this many. */
     public static final int PROBE_EVERY_CEILING = 4096;
 
@@ -158,6 +164,8 @@ public final class Admission {
         /** Consecutive windows of the first TTL that would not pay even at their best (see judgeBestCase). */
         private int windowsNotPayingAtBest;
         private int executions;
+        /** Lookups since the current state began (what the store has been filled from, see projectedHitRate). */
+        private long lookupsInState;
         /** The executions of this window, admitted or not (what the probe interval follows). */
         private long windowExecutions;
         /** When the last lookup was answered. */
@@ -227,6 +235,7 @@ public final class Admission {
                 resetWindow();
             }
             lookups++;
+            lookupsInState++;
             if (hit) {
                 hits++;
             }
@@ -271,6 +280,12 @@ public final class Admission {
          * PostgreSQL answers about as fast as the store answers a lookup and takes a store (a primary-key lookup
          * through Redis under load) is bypassed now, not one TTL and a TTL of traffic from now, all the while
          * costing more than it saves.
+         * The same goes for a shape that could pay at its best but not at the hit rate it is heading for: the
+         * window's hit rate, early in the first TTL, projected to the store filled ({@link #projectedHitRate}),
+         * judged with the usual {@link #MARGIN}. That is a primary-key lookup over a million rows on a busy host,
+         * where PostgreSQL's times stretch more than the store's (measured through Redis with {@code pgbench -S}
+         * on 2 cores: lookups 213 us, stores 360 us, PostgreSQL 700 us, and caching it cost a third of the
+         * throughput): at its best it would pay, but with a 60 s TTL it heads for about 55 %.
          * It takes {@link #BEST_CASE_WINDOWS} such windows in a row, so that a cold start (a fresh process still
          * compiling its code, a new store connection) or a stall does not condemn a shape on its own. Such a
          * shape is probed one execution in {@link #MAX_PROBE_EVERY} from the start; one that would have hit
@@ -281,14 +296,28 @@ public final class Admission {
             double upstream = upstreamTime();
             double lookup = lookupTimes.median();
             double store = storeTimes.count() > 0 ? storeTimes.median() : storeNanos;
-            if (Double.isNaN(upstream) || (double) hits / lookups >= KEEP_HIT_RATE || paysAtBest(lookup, store, upstream)) {
+            double lookupsPerTtl = activeNanos <= 0 ? Double.POSITIVE_INFINITY : lookups * ((double) ttlNanos / activeNanos);
+            double projected = projectedHitRate(hits, lookups, lookupsInState - lookups, lookupsPerTtl);
+            if (log.isTraceEnabled()) {
+                log.trace("query shape {}: first-TTL window of {} lookups ({} hits, heading for {}) over {} ms: lookup {} us,"
+                        + " store {} us, PostgreSQL {} us", fingerprint, lookups, hits, String.format("%.3f", projected),
+                        activeNanos / 1_000_000, micros(lookup), micros(store), micros(upstream));
+            }
+            boolean atBest = paysAtBest(lookup, store, upstream);
+            if (Double.isNaN(upstream) || (double) hits / lookups >= KEEP_HIT_RATE
+                    || (atBest && worthCaching(projected, lookup, store, upstream, MARGIN))) {
                 windowsNotPayingAtBest = 0;
             } else if (++windowsNotPayingAtBest >= BEST_CASE_WINDOWS) {
-                long executions = Math.max(windowExecutions, lookups); // each execution of a cached shape looks up
-                switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store, upstream, now);
-                // What would bring it back is a change of its costs, not of its hit rate: probe as rarely as a
-                // shape confirmed bypassed (each probe waits for a lookup the query does not need).
-                probeEvery = Math.max(MAX_PROBE_EVERY, trafficProbeEvery(executionsPerWindow(executions, ttlNanos)));
+                double executions = executionsPerWindow(Math.max(windowExecutions, lookups), ttlNanos); // each execution of a cached shape looks up
+                if (!atBest) {
+                    switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store, upstream, now);
+                    // What would bring it back is a change of its costs, not of its hit rate: probe as rarely as a
+                    // shape confirmed bypassed (each probe waits for a lookup the query does not need).
+                    probeEvery = Math.max(MAX_PROBE_EVERY, trafficProbeEvery(executions));
+                } else {
+                    switchState(true, "bypassed (not worth it at the hit rate it is heading for)", projected, lookup, store, upstream, now);
+                    probeEvery = Math.max(PROBE_EVERY, trafficProbeEvery(executions));
+                }
             }
         }
 
@@ -299,6 +328,7 @@ public final class Admission {
             }
             judged = true;
             bypassed = bypass;
+            lookupsInState = 0;
             since = now;
             counting = false;
             probeEvery = PROBE_EVERY;
@@ -458,6 +488,31 @@ public final class Admission {
     static double cachedHitRate(double probeHitRate, int every) {
         double p = Math.min(1.0, Math.max(0.0, probeHitRate));
         return every * p / (1 + (every - 1) * p);
+    }
+
+    /**
+     * The hit rate a cached shape is heading for, from one window of its first TTL, before any of its entries
+     * expired: {@code hits} of {@code lookups}, after {@code lookupsBefore} lookups in this state, at a rate of
+     * {@code lookupsPerTtl} lookups per TTL (infinite when entries never expire). If each lookup asks for one
+     * of {@code K} keys at random, the {@code m}-th lookup finds its key stored with probability
+     * {@code 1 - exp(-m / K)}; the window's hit rate, taken at its middle lookup, gives {@code K}; a key asked
+     * for {@code r = lookupsPerTtl / K} times per TTL then hits {@code r / (1 + r)} of the time once the store
+     * has filled (see {@link #cachedHitRate}). Keys asked for unevenly hit early more than even ones do, and
+     * entries left by an earlier state or another pgmemo add hits: both raise the projection, which errs
+     * towards caching; so do the {@link #PROJECTION_EXTRA_HITS} extra hits counted in the window, which keep a
+     * window of a few chance hits (or none) from projecting a rate far below the one the shape is heading for.
+     */
+    static double projectedHitRate(int hits, int lookups, long lookupsBefore, double lookupsPerTtl) {
+        if (lookups <= 0) {
+            return Double.NaN;
+        }
+        double h = (hits + PROJECTION_EXTRA_HITS) / (double) lookups;
+        if (h >= 1) {
+            return 1;
+        }
+        double perKey = -Math.log1p(-h) / (lookupsBefore + lookups / 2.0); // 1 / K
+        double r = lookupsPerTtl * perKey;
+        return r < Double.POSITIVE_INFINITY ? r / (1 + r) : 1; // NaN rate: no projection, the best
     }
 
     /**
