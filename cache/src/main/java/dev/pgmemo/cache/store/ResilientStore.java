@@ -1,6 +1,8 @@
 package dev.pgmemo.cache.store;
 
+import io.netty.util.concurrent.EventExecutor;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -53,6 +55,8 @@ public final class ResilientStore implements CacheStore {
   private final long cooldownNanos;
   private final String description;
   private final io.netty.util.HashedWheelTimer timer;
+  /** Event loops whose calls get their deadline on the calling loop itself (see {@link #guarded}). */
+  private final EventExecutor[] loops;
 
   private final CacheUnavailableException breakerOpen;
   private final CacheUnavailableException dirty;
@@ -86,6 +90,17 @@ public final class ResilientStore implements CacheStore {
   }
 
   public ResilientStore(CacheStore delegate, Duration timeout, int failureThreshold, Duration cooldown) {
+    this(delegate, timeout, failureThreshold, cooldown, null);
+  }
+
+  /**
+   * @param loops event loops that call this store (pgmemo's I/O loops), or null: a call made on one of them has
+   *     its deadline scheduled on that loop, which wakes up for it only if it expires, instead of on the timer
+   *     thread, which ticks every 10 ms once started (in a virtual machine each of those wake-ups was 0.4 to 0.8
+   *     us of CPU per query under {@code pgbench -S}); calls made elsewhere use the timer thread
+   */
+  public ResilientStore(CacheStore delegate, Duration timeout, int failureThreshold, Duration cooldown,
+      Iterable<EventExecutor> loops) {
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
     }
@@ -93,12 +108,18 @@ public final class ResilientStore implements CacheStore {
       throw new IllegalArgumentException("failureThreshold must be at least 1: " + failureThreshold);
     }
     this.delegate = delegate;
+    List<EventExecutor> executors = new ArrayList<>();
+    if (loops != null) {
+      loops.forEach(executors::add);
+    }
+    this.loops = executors.toArray(EventExecutor[]::new);
     this.timeoutNanos = timeout.toNanos();
     this.failureThreshold = failureThreshold;
     this.cooldownNanos = cooldown.toNanos();
     this.description = delegate.describe();
-    // A hashed wheel: scheduling a deadline is a queue insert, with no wake-up of a timer thread per
-    // store call (a ScheduledThreadPoolExecutor signals its thread on every schedule and cancel).
+    // For calls made off the event loops: a hashed wheel, where scheduling a deadline is a queue insert, with
+    // no wake-up of a timer thread per store call (a ScheduledThreadPoolExecutor signals its thread on every
+    // schedule and cancel). Its thread starts at the first deadline it is given.
     this.timer = new io.netty.util.HashedWheelTimer(r -> {
       Thread t = new Thread(r, "pgmemo-cache-timeout");
       t.setDaemon(true);
@@ -241,6 +262,16 @@ public final class ResilientStore implements CacheStore {
    * store turned dirty is discarded. For invalidations, a failure marks the store dirty before the
    * caller hears of it, so the caller's next lookup already sees the flag.
    */
+  /** The loop among {@link #loops} that the calling thread runs, or null. */
+  private EventExecutor currentLoop() {
+    for (EventExecutor loop : loops) {
+      if (loop.inEventLoop()) {
+        return loop;
+      }
+    }
+    return null;
+  }
+
   private <T> CompletableFuture<T> guarded(Supplier<CompletableFuture<T>> call, boolean read, boolean invalidation) {
     Permit permit = acquire();
     if (permit == null) {
@@ -267,21 +298,26 @@ public final class ResilientStore implements CacheStore {
       return out;
     }
     AtomicBoolean settled = new AtomicBoolean(); // the deadline and the answer race; one settles
-    io.netty.util.Timeout deadline;
-    try {
-      deadline = timer.newTimeout(unused -> {
-        if (settled.compareAndSet(false, true)) {
-          CacheUnavailableException late = new CacheUnavailableException("cache store " + description
-              + " did not answer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
-          timeouts.increment();
-          onFailure(permit);
-          timeoutWarning.warn("cache bypassed: " + late.getMessage(), null);
-          if (invalidation) {
-            lost(late);
-          }
-          out.completeExceptionally(late);
+    Runnable expire = () -> {
+      if (settled.compareAndSet(false, true)) {
+        CacheUnavailableException late = new CacheUnavailableException("cache store " + description
+            + " did not answer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+        timeouts.increment();
+        onFailure(permit);
+        timeoutWarning.warn("cache bypassed: " + late.getMessage(), null);
+        if (invalidation) {
+          lost(late);
         }
-      }, timeoutNanos, TimeUnit.NANOSECONDS);
+        out.completeExceptionally(late);
+      }
+    };
+    EventExecutor loop = currentLoop();
+    Object deadline;
+    try {
+      // On the calling loop, the deadline is an entry in its queue of scheduled tasks: the loop's wait for I/O
+      // ends by the earliest one, and cancelling it from the loop removes the entry, with no other thread.
+      deadline = loop != null ? loop.schedule(expire, timeoutNanos, TimeUnit.NANOSECONDS)
+          : timer.newTimeout(unused -> expire.run(), timeoutNanos, TimeUnit.NANOSECONDS);
     } catch (RuntimeException shutDown) {
       return CompletableFuture.failedFuture(closedStore);
     }
@@ -289,7 +325,12 @@ public final class ResilientStore implements CacheStore {
       if (!settled.compareAndSet(false, true)) {
         return; // timed out already; counted there
       }
-      deadline.cancel();
+      if (deadline instanceof io.netty.util.Timeout t) {
+        t.cancel();
+      } else if (loop.inEventLoop()) {
+        ((java.util.concurrent.Future<?>) deadline).cancel(false);
+      } // else answered on another thread: cancelling would wake the loop up, while the deadline, left to
+        // expire, finds the call settled and does nothing
       settle(value, error, permit, read, invalidation, out);
     });
     return out;

@@ -96,6 +96,53 @@ class ResilientStoreTest {
   }
 
   @Test
+  void aCallMadeOnAnEventLoopHasItsDeadlineOnThatLoopAndAnAnswerThereCancelsIt() throws Exception {
+    io.netty.util.concurrent.DefaultEventExecutorGroup group = new io.netty.util.concurrent.DefaultEventExecutorGroup(1);
+    io.netty.util.concurrent.EventExecutor loop = group.next();
+    ResilientStore onLoop = new ResilientStore(faulty, TIMEOUT, 3, COOLDOWN, group);
+    try {
+      // unanswered: the timeout fires on the calling loop (no timer thread), after the timeout
+      faulty.mode = FaultyStore.Mode.HANG;
+      long start = System.nanoTime();
+      CompletableFuture<String> failedOn = loop.submit(() -> onLoop.lookup(key(), TOKEN_KEYS)).get()
+          .handle((value, error) -> error != null ? Thread.currentThread().getName() : "answered");
+      assertThat(failedOn.get(3, TimeUnit.SECONDS)).isEqualTo(threadOf(loop));
+      assertThat(RedisServerProcess.since(start)).isBetween(TIMEOUT.minusMillis(5), Duration.ofSeconds(3));
+      assertThat(onLoop.timeouts()).isEqualTo(1);
+      // answered on the loop: the deadline is cancelled there, and no timeout is counted once it is due
+      faulty.mode = FaultyStore.Mode.HOLD_LOOKUPS;
+      CompletableFuture<Lookup> held = loop.submit(() -> onLoop.lookup(key(), TOKEN_KEYS)).get();
+      loop.submit(() -> faulty.heldLookups.poll().run()).get();
+      assertThat(held.get(3, TimeUnit.SECONDS)).isNotNull();
+      int pending = loop.submit(() -> scheduledTasks(loop)).get();
+      assertThat(pending).isZero();
+      Thread.sleep(TIMEOUT.toMillis() + 100);
+      assertThat(onLoop.timeouts()).isEqualTo(1);
+      // a call made off the loops still gets its deadline, from the timer thread
+      faulty.mode = FaultyStore.Mode.HANG;
+      CompletableFuture<String> offLoop = onLoop.lookup(key(), TOKEN_KEYS)
+          .handle((value, error) -> error != null ? Thread.currentThread().getName() : "answered");
+      assertThat(offLoop.get(3, TimeUnit.SECONDS)).isEqualTo("pgmemo-cache-timeout");
+    } finally {
+      onLoop.close();
+      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
+  }
+
+  private static String threadOf(io.netty.util.concurrent.EventExecutor loop) throws Exception {
+    return loop.submit(() -> Thread.currentThread().getName()).get();
+  }
+
+  /** The tasks scheduled on {@code loop} (called on it): a deadline left behind would be one. */
+  private static int scheduledTasks(io.netty.util.concurrent.EventExecutor loop) throws Exception {
+    java.lang.reflect.Field queue = io.netty.util.concurrent.AbstractScheduledEventExecutor.class
+        .getDeclaredField("scheduledTaskQueue");
+    queue.setAccessible(true);
+    java.util.Queue<?> tasks = (java.util.Queue<?>) queue.get(loop);
+    return tasks == null ? 0 : tasks.size();
+  }
+
+  @Test
   void probesAfterTheCooldownAndClosesWhenTheProbeSucceeds() {
     openBreaker();
     faulty.mode = FaultyStore.Mode.OK;

@@ -49,7 +49,8 @@ public final class CacheService implements AutoCloseable {
         CacheStore raw = config.cache().store() == null
                 ? new MemoryStore(config.cache().memoryMaxSize())
                 : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops, socketChannel);
-        this.store = new ResilientStore(raw, config.cache().storeTimeout());
+        this.store = new ResilientStore(raw, config.cache().storeTimeout(), ResilientStore.DEFAULT_FAILURE_THRESHOLD,
+                ResilientStore.DEFAULT_COOLDOWN, loops);
         this.catalog = new Catalog(Duration.ofMinutes(5), analyzer, customSettings);
         this.admission = new Admission(costAdmission(config),
                 config.cache().analysisCacheSize());
