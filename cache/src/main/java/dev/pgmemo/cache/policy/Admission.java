@@ -32,10 +32,10 @@ import org.slf4j.LoggerFactory;
  * goes through the cache (each verdict that keeps the shape bypassed halves that, down to one in
  * {@link #MAX_PROBE_EVERY}, and a shape run often enough is probed more rarely still, one execution in a number
  * that grows with the square root of its traffic, see {@link #trafficProbeEvery}: a probe costs a lookup and a
- * store write, which on a shape run thousands of times a second adds up); one TTL later (when what the cached phase stored has expired) the same test runs again
- * on a window of at least {@link #PROBE_WINDOW} probes, again spanning a TTL, with their hit rate converted to
- * the rate every execution storing would give ({@link #cachedHitRate}: only the probes' results are stored
- * now) and with the larger {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again.
+ * store write, which on a shape run thousands of times a second adds up); one TTL later (when what the
+ * cached phase stored has expired) the same test runs again on a window of at least {@link #PROBE_WINDOW}
+ * probes, again spanning a TTL, with their hit rate converted to the rate every execution storing would give
+ * ({@link #cachedHitRate}: only the probes' results are stored now) and with the larger {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again.
  * After the probes are halved, the next window also waits one TTL: until the entries stored at the former
  * rate expire, the probes find more of them than their own rate explains, and the conversion would overstate
  * the hit rate. Every shape starts cached, so the second run of a new query is a hit, and a shape is bypassed
@@ -296,26 +296,31 @@ public final class Admission {
             double upstream = upstreamTime();
             double lookup = lookupTimes.median();
             double store = storeTimes.count() > 0 ? storeTimes.median() : storeNanos;
-            double lookupsPerTtl = activeNanos <= 0 ? Double.POSITIVE_INFINITY : lookups * ((double) ttlNanos / activeNanos);
+            double lookupsPerTtl = activeNanos <= 0 ? Double.POSITIVE_INFINITY
+                    : lookups * ((double) ttlNanos / activeNanos);
             double projected = projectedHitRate(hits, lookups, lookupsInState - lookups, lookupsPerTtl);
             if (log.isTraceEnabled()) {
-                log.trace("query shape {}: first-TTL window of {} lookups ({} hits, heading for {}) over {} ms: lookup {} us,"
-                        + " store {} us, PostgreSQL {} us", fingerprint, lookups, hits, String.format("%.3f", projected),
-                        activeNanos / 1_000_000, micros(lookup), micros(store), micros(upstream));
+                log.trace("query shape {}: first-TTL window of {} lookups ({} hits, heading for {}) over {} ms:"
+                        + " lookup {} us, store {} us, PostgreSQL {} us", fingerprint, lookups, hits,
+                        String.format("%.3f", projected), activeNanos / 1_000_000, micros(lookup), micros(store),
+                        micros(upstream));
             }
             boolean atBest = paysAtBest(lookup, store, upstream);
             if (Double.isNaN(upstream) || (double) hits / lookups >= KEEP_HIT_RATE
                     || (atBest && worthCaching(projected, lookup, store, upstream, MARGIN))) {
                 windowsNotPayingAtBest = 0;
             } else if (++windowsNotPayingAtBest >= BEST_CASE_WINDOWS) {
-                double executions = executionsPerWindow(Math.max(windowExecutions, lookups), ttlNanos); // each execution of a cached shape looks up
+                // each execution of a cached shape looks up
+                double executions = executionsPerWindow(Math.max(windowExecutions, lookups), ttlNanos);
                 if (!atBest) {
-                    switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store, upstream, now);
+                    switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store,
+                            upstream, now);
                     // What would bring it back is a change of its costs, not of its hit rate: probe as rarely as a
                     // shape confirmed bypassed (each probe waits for a lookup the query does not need).
                     probeEvery = Math.max(MAX_PROBE_EVERY, trafficProbeEvery(executions));
                 } else {
-                    switchState(true, "bypassed (not worth it at the hit rate it is heading for)", projected, lookup, store, upstream, now);
+                    switchState(true, "bypassed (not worth it at the hit rate it is heading for)", projected, lookup,
+                            store, upstream, now);
                     probeEvery = Math.max(PROBE_EVERY, trafficProbeEvery(executions));
                 }
             }
