@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * store write, which on a shape run thousands of times a second adds up); one TTL later (when what the
  * cached phase stored has expired) the same test runs again on a window of at least {@link #PROBE_WINDOW}
  * probes, again spanning a TTL, with their hit rate converted to the rate every execution storing would give
- * ({@link #cachedHitRate}: only the probes' results are stored now) and with the larger {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again.
+ * ({@link #cachedHitRate}: only the probes' results are stored now) and with the larger
+ * {@link #REVIVE_MARGIN}, and a shape that became clearly worth it is cached again.
  * After the probes are halved, the next window also waits one TTL: until the entries stored at the former
  * rate expire, the probes find more of them than their own rate explains, and the conversion would overstate
  * the hit rate. Every shape starts cached, so the second run of a new query is a hit, and a shape is bypassed
