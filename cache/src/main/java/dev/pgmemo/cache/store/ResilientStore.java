@@ -97,7 +97,8 @@ public final class ResilientStore implements CacheStore {
    * @param loops event loops that call this store (pgmemo's I/O loops), or null: a call made on one of them has
    *     its deadline scheduled on that loop, which wakes up for it only if it expires, instead of on the timer
    *     thread, which ticks every 10 ms once started (in a virtual machine each of those wake-ups was 0.4 to 0.8
-   *     us of CPU per query under {@code pgbench -S}); calls made elsewhere use the timer thread
+   *     us of CPU per query under {@code pgbench -S}); a call made elsewhere is made on the first of them (with
+   *     none, calls use the timer thread)
    */
   public ResilientStore(CacheStore delegate, Duration timeout, int failureThreshold, Duration cooldown,
       Iterable<EventExecutor> loops) {
@@ -262,6 +263,27 @@ public final class ResilientStore implements CacheStore {
    * store turned dirty is discarded. For invalidations, a failure marks the store dirty before the
    * caller hears of it, so the caller's next lookup already sees the flag.
    */
+  /**
+   * Makes a call from off the loops (an {@code invalidate} from the admin endpoint) on the first loop, so that
+   * its deadline needs no timer thread: once started, the timer thread would tick every 10 ms for the life of
+   * the process. The caller's continuations run on that loop, as the store's own do.
+   */
+  private <T> CompletableFuture<T> onLoop(Supplier<CompletableFuture<T>> call) {
+    CompletableFuture<T> out = new CompletableFuture<>();
+    try {
+      loops[0].execute(() -> call.get().whenComplete((value, error) -> {
+        if (error != null) {
+          out.completeExceptionally(error);
+        } else {
+          out.complete(value);
+        }
+      }));
+    } catch (java.util.concurrent.RejectedExecutionException shutDown) {
+      return CompletableFuture.failedFuture(closedStore);
+    }
+    return out;
+  }
+
   /** The loop among {@link #loops} that the calling thread runs, or null. */
   private EventExecutor currentLoop() {
     for (EventExecutor loop : loops) {
@@ -273,6 +295,10 @@ public final class ResilientStore implements CacheStore {
   }
 
   private <T> CompletableFuture<T> guarded(Supplier<CompletableFuture<T>> call, boolean read, boolean invalidation) {
+    EventExecutor loop = currentLoop();
+    if (loop == null && loops.length > 0) {
+      return onLoop(() -> guarded(call, read, invalidation));
+    }
     Permit permit = acquire();
     if (permit == null) {
       rejected.increment();
@@ -311,7 +337,6 @@ public final class ResilientStore implements CacheStore {
         out.completeExceptionally(late);
       }
     };
-    EventExecutor loop = currentLoop();
     Object deadline;
     try {
       // On the calling loop, the deadline is an entry in its queue of scheduled tasks: the loop's wait for I/O

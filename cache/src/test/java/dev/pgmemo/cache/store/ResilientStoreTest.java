@@ -118,11 +118,20 @@ class ResilientStoreTest {
       assertThat(pending).isZero();
       Thread.sleep(TIMEOUT.toMillis() + 100);
       assertThat(onLoop.timeouts()).isEqualTo(1);
-      // a call made off the loops still gets its deadline, from the timer thread
+      // a call made off the loops (an admin invalidate) is made on a loop: its deadline too
       faulty.mode = FaultyStore.Mode.HANG;
       CompletableFuture<String> offLoop = onLoop.lookup(key(), TOKEN_KEYS)
           .handle((value, error) -> error != null ? Thread.currentThread().getName() : "answered");
-      assertThat(offLoop.get(3, TimeUnit.SECONDS)).isEqualTo("pgmemo-cache-timeout");
+      assertThat(offLoop.get(3, TimeUnit.SECONDS)).isEqualTo(threadOf(loop));
+      assertThat(onLoop.timeouts()).isEqualTo(2);
+      // answered, it completes normally
+      faulty.mode = FaultyStore.Mode.OK;
+      assertThat(onLoop.lookup(key(), TOKEN_KEYS).get(3, TimeUnit.SECONDS)).isNotNull();
+      // without loops, the timer thread keeps the deadline
+      faulty.mode = FaultyStore.Mode.HANG;
+      CompletableFuture<String> noLoops = store.lookup(key(), TOKEN_KEYS)
+          .handle((value, error) -> error != null ? Thread.currentThread().getName() : "answered");
+      assertThat(noLoops.get(3, TimeUnit.SECONDS)).isEqualTo("pgmemo-cache-timeout");
     } finally {
       onLoop.close();
       group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
