@@ -297,9 +297,7 @@ public final class Admission {
             double upstream = upstreamTime();
             double lookup = lookupTimes.median();
             double store = storeTimes.count() > 0 ? storeTimes.median() : storeNanos;
-            double lookupsPerTtl = activeNanos <= 0 ? Double.POSITIVE_INFINITY
-                    : lookups * ((double) ttlNanos / activeNanos);
-            double projected = projectedHitRate(hits, lookups, lookupsInState - lookups, lookupsPerTtl);
+            double projected = projectedHitRate(hits, lookups, lookupsInState - lookups, perSpan(lookups, ttlNanos));
             if (log.isTraceEnabled()) {
                 log.trace("query shape {}: first-TTL window of {} lookups ({} hits, heading for {}) over {} ms:"
                         + " lookup {} us, store {} us, PostgreSQL {} us", fingerprint, lookups, hits,
@@ -311,8 +309,7 @@ public final class Admission {
                     || (atBest && worthCaching(projected, lookup, store, upstream, MARGIN))) {
                 windowsNotPayingAtBest = 0;
             } else if (++windowsNotPayingAtBest >= BEST_CASE_WINDOWS) {
-                // each execution of a cached shape looks up
-                double executions = executionsPerWindow(Math.max(windowExecutions, lookups), ttlNanos);
+                double executions = executionsPerWindow(ttlNanos);
                 if (!atBest) {
                     switchState(true, "bypassed (not worth it even at its best hit rate)", KEEP_HIT_RATE, lookup, store,
                             upstream, now);
@@ -347,12 +344,16 @@ public final class Admission {
         }
 
         /**
-         * The executions one window spanning a TTL (at most {@link #MAX_WINDOW_NANOS}) holds at the rate of
-         * {@code executions} over this window's span; the most there is when the span is nil.
+         * The executions one window spanning a TTL (at most {@link #MAX_WINDOW_NANOS}) holds at this window's
+         * rate (each execution of a cached shape looks up, and the tests record lookups alone).
          */
-        private double executionsPerWindow(long executions, long ttlNanos) {
-            double span = Math.min(ttlNanos, MAX_WINDOW_NANOS);
-            return activeNanos <= 0 ? Double.POSITIVE_INFINITY : executions * (span / activeNanos);
+        private double executionsPerWindow(long ttlNanos) {
+            return perSpan(Math.max(windowExecutions, lookups), Math.min(ttlNanos, MAX_WINDOW_NANOS));
+        }
+
+        /** {@code count} events of this window scaled to {@code spanNanos}; the most there is when its span is nil. */
+        private double perSpan(long count, long spanNanos) {
+            return activeNanos <= 0 ? Double.POSITIVE_INFINITY : count * ((double) spanNanos / activeNanos);
         }
 
         private void resetWindow() {
@@ -386,7 +387,7 @@ public final class Admission {
             double upstream = upstreamTime();
             boolean bypass = !worthCaching(hitRate, lookup, storeNanos, upstream, bypassed ? REVIVE_MARGIN : MARGIN)
                     || (bypassed && hits < REVIVE_MIN_HITS);
-            int byTraffic = trafficProbeEvery(executionsPerWindow(Math.max(windowExecutions, lookups), ttlNanos));
+            int byTraffic = trafficProbeEvery(executionsPerWindow(ttlNanos));
             if (bypass != bypassed) {
                 switchState(bypass, bypass ? "bypassed" : "cached again", hitRate, lookup, storeNanos, upstream, now);
                 if (bypass) {

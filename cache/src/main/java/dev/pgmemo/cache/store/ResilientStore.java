@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -259,29 +260,16 @@ public final class ResilientStore implements CacheStore {
   }
 
   /**
-   * Runs {@code call} under the breaker and the timeout. For reads, an answer that arrives after the
-   * store turned dirty is discarded. For invalidations, a failure marks the store dirty before the
-   * caller hears of it, so the caller's next lookup already sees the flag.
-   */
-  /**
    * Makes a call from off the loops (an {@code invalidate} from the admin endpoint) on the first loop, so that
    * its deadline needs no timer thread: once started, the timer thread would tick every 10 ms for the life of
    * the process. The caller's continuations run on that loop, as the store's own do.
    */
   private <T> CompletableFuture<T> onLoop(Supplier<CompletableFuture<T>> call) {
-    CompletableFuture<T> out = new CompletableFuture<>();
     try {
-      loops[0].execute(() -> call.get().whenComplete((value, error) -> {
-        if (error != null) {
-          out.completeExceptionally(error);
-        } else {
-          out.complete(value);
-        }
-      }));
+      return CompletableFuture.supplyAsync(call, loops[0]).thenCompose(Function.identity());
     } catch (java.util.concurrent.RejectedExecutionException shutDown) {
       return CompletableFuture.failedFuture(closedStore);
     }
-    return out;
   }
 
   /** The loop among {@link #loops} that the calling thread runs, or null. */
@@ -294,6 +282,11 @@ public final class ResilientStore implements CacheStore {
     return null;
   }
 
+  /**
+   * Runs {@code call} under the breaker and the timeout. For reads, an answer that arrives after the
+   * store turned dirty is discarded. For invalidations, a failure marks the store dirty before the
+   * caller hears of it, so the caller's next lookup already sees the flag.
+   */
   private <T> CompletableFuture<T> guarded(Supplier<CompletableFuture<T>> call, boolean read, boolean invalidation) {
     EventExecutor loop = currentLoop();
     if (loop == null && loops.length > 0) {
