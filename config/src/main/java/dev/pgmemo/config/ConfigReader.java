@@ -77,7 +77,7 @@ final class ConfigReader {
             throw error(adminSection.lineOf("listen"), "admin.listen",
                     "same address as listen (" + listen + "); give the admin endpoint its own port");
         }
-        if (listen.port() != 0 && upstream.address().equals(listen)) {
+        if (listen.port() != 0 && listen.equals(upstream.address())) {
             throw error(top.lineOf("upstream"), "upstream",
                     "points at pgmemo's own listen address " + listen + "; give PostgreSQL's address");
         }

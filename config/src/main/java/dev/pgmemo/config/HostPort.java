@@ -73,12 +73,20 @@ public record HostPort(String host, int port) {
 
     /** Validates a host (IPv6 already without brackets); {@code whole} is the full text for messages. */
     static String checkHost(String host, String whole) {
+        return checkHost(host, whole, whole.indexOf('[') >= 0);
+    }
+
+    /**
+     * As {@link #checkHost(String, String)}; {@code ipv6Allowed} says whether an IPv6 literal may stand here
+     * (in host:port text only in brackets; a libpq {@code host=} parameter takes it bare).
+     */
+    static String checkHost(String host, String whole, boolean ipv6Allowed) {
         if (host.isEmpty()) {
             throw new IllegalArgumentException("invalid address " + Texts.quote(whole)
                     + ": missing host (use 0.0.0.0 or [::] for all interfaces)");
         }
         if (host.indexOf(':') >= 0) {
-            if (!IPV6.matcher(host).matches() || whole.indexOf('[') < 0) {
+            if (!IPV6.matcher(host).matches() || !ipv6Allowed) {
                 throw new IllegalArgumentException("invalid address " + Texts.quote(whole)
                         + ": an IPv6 address goes in brackets, e.g. [::1]:6433");
             }

@@ -10,12 +10,18 @@ import java.util.Objects;
  * The PostgreSQL server pgmemo forwards to. User, password and database are not part of it: each
  * client sends its own in the startup message and pgmemo passes them through.
  *
+ * <p>As in libpq, a host that starts with {@code /} is the directory of the server's Unix-domain socket,
+ * whose file is {@code .s.PGSQL.<port>} in it.
+ *
+ * @param host        a host name or IP address, or the absolute path of a socket directory
  * @param sslRootCert CA certificate(s) to verify the server with; null = the JVM's trust store
  */
 public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRootCert) {
     public static final int DEFAULT_PORT = 5432;
-    private static final String EXPECTED =
-            "expected postgresql://host:port[?sslmode=...&sslrootcert=...] or host:port";
+    private static final String EXPECTED = "expected postgresql://host:port[?sslmode=...&sslrootcert=...], "
+            + "postgresql://?host=/socket/dir[&port=...] or host:port";
+    /** sun_path holds 108 bytes with its terminating NUL. */
+    private static final int MAX_SOCKET_PATH = 107;
 
     public UpstreamConfig {
         Objects.requireNonNull(host, "host");
@@ -26,6 +32,19 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port " + port + " out of range 1-65535");
         }
+        if (host.startsWith("/")) {
+            // libpq does not use TLS over a Unix-domain socket either; refusing beats silently not verifying.
+            if (sslMode.compareTo(SslMode.REQUIRE) >= 0) {
+                throw new IllegalArgumentException("sslmode=" + sslMode.libpqName()
+                        + " cannot be met over the Unix-domain socket in " + host
+                        + " (TLS is not used on local sockets); use sslmode=disable or a TCP host");
+            }
+            int length = socketPath(host, port).toString().getBytes(StandardCharsets.UTF_8).length;
+            if (length > MAX_SOCKET_PATH) {
+                throw new IllegalArgumentException("Unix-domain socket path " + socketPath(host, port) + " is "
+                        + length + " bytes long; the limit is " + MAX_SOCKET_PATH);
+            }
+        }
     }
 
     /** 127.0.0.1:5432 without TLS. */
@@ -33,15 +52,38 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
         return new UpstreamConfig("127.0.0.1", DEFAULT_PORT, SslMode.DISABLE, null);
     }
 
-    /** The server's address. */
+    /** The server's TCP address; null for a Unix-domain socket. */
     public HostPort address() {
-        return new HostPort(host, port);
+        return unixSocket() ? null : new HostPort(host, port);
+    }
+
+    /** True when {@link #host} is a socket directory. */
+    public boolean unixSocket() {
+        return host.startsWith("/");
+    }
+
+    /** The socket file, {@code <host>/.s.PGSQL.<port>}; only for a {@link #unixSocket()}. */
+    public Path socketPath() {
+        return socketPath(host, port);
+    }
+
+    private static Path socketPath(String directory, int port) {
+        return Path.of(directory, ".s.PGSQL." + port);
+    }
+
+    /** {@code host:port} (brackets around IPv6), or the socket file's path: for logs and messages. */
+    public String describe() {
+        return unixSocket() ? socketPath().toString() : new HostPort(host, port).toString();
     }
 
     /**
      * Parses {@code postgresql://host[:port][?sslmode=...&sslrootcert=...]} (also {@code postgres://})
-     * or plain {@code host[:port]}; the port defaults to 5432. A relative {@code sslrootcert} is
-     * returned as written; the loader resolves it against the config file's directory.
+     * or plain {@code host[:port]}; the port defaults to 5432. As in libpq's URIs, {@code host} and
+     * {@code port} may also be given as parameters, and a host that is an absolute path (written as a
+     * parameter, percent-encoded in the authority, or plain) is a Unix-domain socket directory:
+     * {@code postgresql://?host=/var/run/postgresql}, {@code postgresql://%2Fvar%2Frun%2Fpostgresql:5433},
+     * {@code /var/run/postgresql}. A relative {@code sslrootcert} is returned as written; the loader
+     * resolves it against the config file's directory.
      *
      * @throws IllegalArgumentException with a message fit for the operator
      */
@@ -51,6 +93,9 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
         }
         int schemeEnd = s.indexOf("://");
         if (schemeEnd < 0) {
+            if (s.startsWith("/")) {
+                return socketDirectory(s, s, SslMode.DISABLE, null);
+            }
             if (s.indexOf('/') >= 0 || s.indexOf('?') >= 0 || s.indexOf('@') >= 0) {
                 throw new IllegalArgumentException("invalid upstream " + Texts.quote(s) + " (" + EXPECTED + ")");
             }
@@ -84,16 +129,14 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
                     + "): each client chooses its database when it connects (use postgresql://"
                     + authority + ")");
         }
-        if (authority.isEmpty()) {
-            throw new IllegalArgumentException("invalid upstream " + Texts.quote(s)
-                    + ": missing host (Unix-domain sockets are not supported; use e.g. postgresql://127.0.0.1:5432)");
-        }
         if (authority.indexOf(',') >= 0) {
             throw new IllegalArgumentException("invalid upstream " + Texts.quote(s)
                     + ": several hosts are not supported; give one host:port");
         }
         SslMode sslMode = SslMode.DISABLE;
         Path rootCert = null;
+        String hostParam = null;
+        String portParam = null;
         if (query != null && !query.isEmpty()) {
             for (String param : query.split("&", -1)) {
                 int eq = param.indexOf('=');
@@ -102,6 +145,8 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
                 switch (name) {
                     case "sslmode" -> sslMode = SslMode.fromLibpqName(value);
                     case "sslrootcert" -> rootCert = path(value, s);
+                    case "host" -> hostParam = value;
+                    case "port" -> portParam = value;
                     case "user", "password", "dbname" -> throw new IllegalArgumentException(
                             "upstream must not contain " + name + "=...: each client chooses user, password "
                                     + "and database when it connects");
@@ -109,11 +154,60 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
                             "upstream parameter connect_timeout is not supported here: use the top-level "
                                     + "connect_timeout key");
                     default -> throw new IllegalArgumentException("upstream parameter " + Texts.quote(name)
-                            + " is not supported (supported: sslmode, sslrootcert)");
+                            + " is not supported (supported: host, port, sslmode, sslrootcert)");
                 }
             }
         }
+        if (hostParam != null || portParam != null) {
+            if (!authority.isEmpty()) {
+                throw new IllegalArgumentException("invalid upstream " + Texts.quote(s) + ": give the host"
+                        + " and port either before the '?' or as host=/port= parameters, not both");
+            }
+            if (hostParam == null || hostParam.isEmpty()) {
+                throw new IllegalArgumentException("invalid upstream " + Texts.quote(s) + ": missing host");
+            }
+            if (hostParam.indexOf(',') >= 0) {
+                throw new IllegalArgumentException("invalid upstream " + Texts.quote(s)
+                        + ": several hosts are not supported; give one host");
+            }
+            int port = portParam == null ? DEFAULT_PORT : HostPort.parsePort(portParam, s, 1);
+            if (hostParam.startsWith("/")) {
+                return new UpstreamConfig(socketDirectory(hostParam, s), port, sslMode, rootCert);
+            }
+            return new UpstreamConfig(HostPort.checkHost(hostParam, s, true), port, sslMode, rootCert);
+        }
+        if (authority.isEmpty()) {
+            throw new IllegalArgumentException("invalid upstream " + Texts.quote(s)
+                    + ": missing host (e.g. postgresql://127.0.0.1:5432, or postgresql://?host=/var/run/postgresql"
+                    + " for a Unix-domain socket)");
+        }
+        if (authority.regionMatches(true, 0, "%2F", 0, 3)) {
+            return socketDirectory(percentDecode(authority, s), s, sslMode, rootCert);
+        }
         return hostAndPort(authority, s, sslMode, rootCert);
+    }
+
+    /** {@code /dir[:port]}: a socket directory (the last ':' starts the port, as in host:port). */
+    private static UpstreamConfig socketDirectory(String dirPort, String whole, SslMode sslMode, Path rootCert) {
+        int colon = dirPort.lastIndexOf(':');
+        String dir = colon < 0 ? dirPort : dirPort.substring(0, colon);
+        int port = colon < 0 ? DEFAULT_PORT : HostPort.parsePort(dirPort.substring(colon + 1), whole, 1);
+        return new UpstreamConfig(socketDirectory(dir, whole), port, sslMode, rootCert);
+    }
+
+    /** Checks a socket directory's path and drops a trailing slash. */
+    private static String socketDirectory(String dir, String whole) {
+        if (dir.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("invalid upstream " + Texts.quote(whole)
+                    + ": NUL in the socket directory");
+        }
+        try {
+            Path path = Path.of(dir).normalize();
+            return path.toString();
+        } catch (InvalidPathException e) {
+            throw new IllegalArgumentException("invalid upstream " + Texts.quote(whole)
+                    + ": invalid socket directory " + Texts.quote(dir));
+        }
     }
 
     private static UpstreamConfig hostAndPort(String hostPort, String whole, SslMode sslMode, Path rootCert) {

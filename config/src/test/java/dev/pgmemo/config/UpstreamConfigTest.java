@@ -57,12 +57,69 @@ class UpstreamConfigTest {
         assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://"))
                 .withMessageContaining("missing host");
         assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h?application_name=x"))
-                .withMessage("upstream parameter \"application_name\" is not supported (supported: sslmode, sslrootcert)");
+                .withMessage("upstream parameter \"application_name\" is not supported (supported: host, port, sslmode, sslrootcert)");
         assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h?connect_timeout=3"))
                 .withMessageContaining("use the top-level connect_timeout key");
         assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("postgresql://h:0"))
                 .withMessageContaining("port 0 is out of range 1-65535");
         assertThatIllegalArgumentException().isThrownBy(() -> UpstreamConfig.parse("h/x"))
                 .withMessageContaining("expected postgresql://host:port");
+    }
+
+    @Test
+    void hostsThatArePathsAreUnixSocketDirectories() {
+        UpstreamConfig byParam = UpstreamConfig.parse("postgresql://?host=/var/run/postgresql");
+        assertThat(byParam).isEqualTo(new UpstreamConfig("/var/run/postgresql", 5432, SslMode.DISABLE, null));
+        assertThat(byParam.unixSocket()).isTrue();
+        assertThat(byParam.address()).isNull();
+        assertThat(byParam.socketPath()).isEqualTo(Path.of("/var/run/postgresql/.s.PGSQL.5432"));
+        assertThat(byParam.describe()).isEqualTo("/var/run/postgresql/.s.PGSQL.5432");
+
+        assertThat(UpstreamConfig.parse("postgres:///?host=%2Ftmp%2Fpg%20sock/&port=5433"))
+                .isEqualTo(new UpstreamConfig("/tmp/pg sock", 5433, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("postgresql://%2Ftmp:6000"))
+                .isEqualTo(new UpstreamConfig("/tmp", 6000, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("postgresql://%2ftmp?sslmode=prefer"))
+                .isEqualTo(new UpstreamConfig("/tmp", 5432, SslMode.PREFER, null));
+        assertThat(UpstreamConfig.parse("/run/postgresql"))
+                .isEqualTo(new UpstreamConfig("/run/postgresql", 5432, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("/run/postgresql:5434").socketPath())
+                .isEqualTo(Path.of("/run/postgresql/.s.PGSQL.5434"));
+        // host= and port= name a TCP server too, as in libpq.
+        UpstreamConfig tcp = UpstreamConfig.parse("postgresql://?host=db.internal&port=6432");
+        assertThat(tcp).isEqualTo(new UpstreamConfig("db.internal", 6432, SslMode.DISABLE, null));
+        assertThat(tcp.unixSocket()).isFalse();
+        assertThat(tcp.describe()).isEqualTo("db.internal:6432");
+        assertThat(UpstreamConfig.parse("postgresql://?host=::1").describe()).isEqualTo("[::1]:5432");
+        assertThat(UpstreamConfig.parse("postgresql://[::1]:5").describe()).isEqualTo("[::1]:5");
+    }
+
+    @Test
+    void rejectsWhatASocketCannotDo() {
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=/var/run/postgresql&sslmode=require"))
+                .withMessage("sslmode=require cannot be met over the Unix-domain socket in /var/run/postgresql "
+                        + "(TLS is not used on local sockets); use sslmode=disable or a TCP host");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://%2Ftmp?sslmode=verify-full"))
+                .withMessageContaining("sslmode=verify-full cannot be met");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=/" + "d".repeat(100)))
+                .withMessageContaining("bytes long; the limit is 107");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://h:5432?host=/tmp"))
+                .withMessageContaining("not both");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?port=5433"))
+                .withMessageContaining("missing host");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=/a,/b"))
+                .withMessageContaining("several hosts are not supported");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=/tmp&port=x"))
+                .withMessageContaining("port \"x\" is not a number");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=bad_host!"))
+                .withMessageContaining("invalid host name");
     }
 }

@@ -1,22 +1,30 @@
 package dev.pgmemo.proxy;
 
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringDomainSocketChannel;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
 import java.util.Locale;
 
 /**
@@ -27,7 +35,7 @@ import java.util.Locale;
  * that is unavailable here falls back the same way.
  */
 record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannel,
-                 Class<? extends SocketChannel> socketChannel) {
+                 Class<? extends SocketChannel> socketChannel, Class<? extends Channel> domainSocketChannel) {
 
     /** Lettuce's switch for its epoll transport; off, it uses io_uring (and so can share our loops). */
     private static final String LETTUCE_EPOLL = "io.lettuce.core.epoll";
@@ -42,12 +50,21 @@ record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends
                 System.setProperty(LETTUCE_EPOLL, "false");
             }
             return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                    IoUringSocketChannel.class);
+                    IoUringSocketChannel.class, IoUringDomainSocketChannel.class);
         }
         if (!wanted.equals("nio") && Epoll.isAvailable()) {
-            return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
+            return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
+                    EpollSocketChannel.class, EpollDomainSocketChannel.class);
         }
-        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
+        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class,
+                NioDomainSocketChannel.class);
+    }
+
+    /** The address a {@link #domainSocketChannel} connects to: NIO takes the JDK's, the native ones Netty's. */
+    SocketAddress domainSocketAddress(Path socket) {
+        return domainSocketChannel == NioDomainSocketChannel.class
+                ? UnixDomainSocketAddress.of(socket)
+                : new DomainSocketAddress(socket.toString());
     }
 
     EventLoopGroup newGroup(int threads, String prefix) {

@@ -7,6 +7,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -41,11 +42,14 @@ final class UpstreamConnector {
         this.upstream = upstream;
         this.transport = transport;
         this.connectTimeout = connectTimeout;
-        this.sslContext = upstream.sslMode() == SslMode.DISABLE ? null : buildSslContext(upstream);
+        // As libpq, no TLS over a Unix-domain socket (PostgreSQL answers 'N' there; the config refuses the
+        // modes that would need it).
+        this.sslContext = upstream.sslMode() == SslMode.DISABLE || upstream.unixSocket()
+                ? null : buildSslContext(upstream);
     }
 
     String address() {
-        return upstream.host() + ":" + upstream.port();
+        return upstream.describe();
     }
 
     private static SslContext buildSslContext(UpstreamConfig upstream) {
@@ -78,18 +82,25 @@ final class UpstreamConnector {
         Promise<Channel> promise = loop.newPromise();
         Bootstrap b = new Bootstrap()
                 .group(loop)
-                .channel(transport.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT) // as the client side
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
                     }
                 });
-        b.connect(upstream.host(), upstream.port()).addListener((ChannelFutureListener) f -> {
+        ChannelFuture connecting;
+        if (upstream.unixSocket()) {
+            connecting = b.channel(transport.domainSocketChannel())
+                    .connect(transport.domainSocketAddress(upstream.socketPath()));
+        } else {
+            connecting = b.channel(transport.socketChannel())
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.SO_KEEPALIVE, true)
+                    .connect(upstream.host(), upstream.port());
+        }
+        connecting.addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
                 promise.tryFailure(f.cause());
                 return;

@@ -56,7 +56,7 @@ public final class AdminServer {
                         + ",\"pid\":" + ProcessHandle.current().pid()
                         + ",\"version\":\"" + Version.get() + "\""
                         + ",\"listen\":\"" + server.config().listen().host() + ":" + server.port() + "\""
-                        + ",\"upstream\":\"" + server.config().upstream().host() + ":" + server.config().upstream().port() + "\""
+                        + ",\"upstream\":" + jsonString(server.config().upstream().describe())
                         + ",\"sessions\":" + server.openSessions() + "}\n";
                 send(ex, 200, "application/json", body);
             }
@@ -151,5 +151,21 @@ public final class AdminServer {
         } finally {
             ex.close();
         }
+    }
+
+    /** A JSON string literal (the upstream may be a socket path, which may hold any character). */
+    static String jsonString(String text) {
+        StringBuilder b = new StringBuilder(text.length() + 2).append('"');
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '"' || c == '\\') {
+                b.append('\\').append(c);
+            } else if (c < 0x20) {
+                b.append(String.format("\\u%04x", (int) c));
+            } else {
+                b.append(c);
+            }
+        }
+        return b.append('"').toString();
     }
 }

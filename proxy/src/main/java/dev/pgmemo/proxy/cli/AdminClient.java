@@ -73,8 +73,25 @@ final class AdminClient {
         }
         int start = i + key.length();
         if (json.charAt(start) == '"') {
-            int end = json.indexOf('"', start + 1);
-            return json.substring(start + 1, end);
+            StringBuilder value = new StringBuilder();
+            for (int j = start + 1; j < json.length(); j++) {
+                char c = json.charAt(j);
+                if (c == '"') {
+                    return value.toString();
+                }
+                if (c == '\\' && j + 1 < json.length()) {
+                    char e = json.charAt(++j);
+                    if (e == 'u' && j + 4 < json.length()) {
+                        value.append((char) Integer.parseInt(json.substring(j + 1, j + 5), 16));
+                        j += 4;
+                    } else {
+                        value.append(e);
+                    }
+                } else {
+                    value.append(c);
+                }
+            }
+            return null;
         }
         int end = start;
         while (end < json.length() && (Character.isDigit(json.charAt(end)) || json.charAt(end) == '-')) {

@@ -20,7 +20,7 @@ final class CheckConfigCommand implements Callable<Integer> {
         try {
             PgmemoConfig cfg = config.load();
             System.out.println("configuration OK: " + (file == null ? "(built-in defaults)" : file)
-                    + "; listen " + cfg.listen() + ", upstream " + cfg.upstream().host() + ":" + cfg.upstream().port()
+                    + "; listen " + cfg.listen() + ", upstream " + cfg.upstream().describe()
                     + ", admin " + (cfg.admin().enabled() ? cfg.admin().listen() : "disabled")
                     + ", " + cfg.rules().size() + " rule(s)");
             return 0;
