@@ -20,6 +20,7 @@ public final class CacheMetrics {
     public final Counter invalidations;
     public final Counter storeErrors;
     public final Counter catalogLookups;
+    public final Counter catalogRelationLookups;
     public final Timer hitLatency;
     private final ConcurrentMap<String, Counter> bypasses = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> notStored = new ConcurrentHashMap<>();
@@ -35,6 +36,9 @@ public final class CacheMetrics {
                 .description("Cache store operations that failed or timed out (the query went to PostgreSQL)").register(registry);
         catalogLookups = Counter.builder("pgmemo_catalog_lookups")
                 .description("Catalog queries pgmemo sent to learn about relations, functions and session settings").register(registry);
+        catalogRelationLookups = Counter.builder("pgmemo_catalog_relation_lookups")
+                .description("Relation names asked about in those queries (each is remembered per database, user and "
+                        + "search_path until DDL)").register(registry);
         hitLatency = Timer.builder("pgmemo_cache_hit_latency").description("Time from the request to the cached answer")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(10_000))
                 .maximumExpectedValue(Duration.ofSeconds(1)).register(registry);
