@@ -587,7 +587,7 @@ verify_results() {
 describe_env() {
   {
     echo "date: $(date -Is)"
-    echo "command: DURATION=$DURATION RUNS=$RUNS WARMUP=$WARMUP ORDER=$ORDER RUN_WARMUP=$RUN_WARMUP CLIENTS=$CLIENTS JOBS=$JOBS SCALE=$SCALE MODES='$MODES' WORKLOADS='$WORKLOADS' TARGETS='$TARGETS' SKIP='$SKIP' CACHE_TTL=$CACHE_TTL bench/relay.sh"
+    echo "command: DURATION=$DURATION RUNS=$RUNS WARMUP=$WARMUP ORDER=$ORDER RUN_WARMUP=$RUN_WARMUP CLIENTS=$CLIENTS JOBS=$JOBS SCALE=$SCALE MODES='$MODES' WORKLOADS='$WORKLOADS' TARGETS='$TARGETS' SKIP='$SKIP' CACHE_TTL=$CACHE_TTL PG_SOCKET_DIR='$PG_SOCKET_DIR' bench/relay.sh"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (work tree modified)')"
     echo "cpu: $(lscpu 2>/dev/null | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(nproc) cores"
     echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"

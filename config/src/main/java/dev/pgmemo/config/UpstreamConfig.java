@@ -94,7 +94,11 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
         int schemeEnd = s.indexOf("://");
         if (schemeEnd < 0) {
             if (s.startsWith("/")) {
-                return socketDirectory(s, s, SslMode.DISABLE, null);
+                if (s.indexOf('?') >= 0 || s.indexOf('#') >= 0) {
+                    throw new IllegalArgumentException("invalid upstream " + Texts.quote(s) + ": parameters need the"
+                            + " URL form, e.g. postgresql://?host=/var/run/postgresql&port=5432");
+                }
+                return socketDirectory(s, s, false, SslMode.DISABLE, null);
             }
             if (s.indexOf('/') >= 0 || s.indexOf('?') >= 0 || s.indexOf('@') >= 0) {
                 throw new IllegalArgumentException("invalid upstream " + Texts.quote(s) + " (" + EXPECTED + ")");
@@ -145,8 +149,8 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
                 switch (name) {
                     case "sslmode" -> sslMode = SslMode.fromLibpqName(value);
                     case "sslrootcert" -> rootCert = path(value, s);
-                    case "host" -> hostParam = value;
-                    case "port" -> portParam = value;
+                    case "host" -> hostParam = once(name, hostParam, value, s);
+                    case "port" -> portParam = once(name, portParam, value, s);
                     case "user", "password", "dbname" -> throw new IllegalArgumentException(
                             "upstream must not contain " + name + "=...: each client chooses user, password "
                                     + "and database when it connects");
@@ -174,6 +178,10 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
             if (hostParam.startsWith("/")) {
                 return new UpstreamConfig(socketDirectory(hostParam, s), port, sslMode, rootCert);
             }
+            if (hostParam.startsWith("[")) {
+                throw new IllegalArgumentException("invalid upstream " + Texts.quote(s)
+                        + ": an IPv6 address in host= goes without brackets, e.g. host=::1");
+            }
             return new UpstreamConfig(HostPort.checkHost(hostParam, s, true), port, sslMode, rootCert);
         }
         if (authority.isEmpty()) {
@@ -182,17 +190,33 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
                     + " for a Unix-domain socket)");
         }
         if (authority.regionMatches(true, 0, "%2F", 0, 3)) {
-            return socketDirectory(percentDecode(authority, s), s, sslMode, rootCert);
+            return socketDirectory(authority, s, true, sslMode, rootCert);
         }
         return hostAndPort(authority, s, sslMode, rootCert);
     }
 
-    /** {@code /dir[:port]}: a socket directory (the last ':' starts the port, as in host:port). */
-    private static UpstreamConfig socketDirectory(String dirPort, String whole, SslMode sslMode, Path rootCert) {
+    private static String once(String name, String before, String value, String whole) {
+        if (before != null) {
+            throw new IllegalArgumentException("invalid upstream " + Texts.quote(whole) + ": " + name
+                    + "= given twice");
+        }
+        return value;
+    }
+
+    /**
+     * {@code /dir[:port]}: a socket directory, then a port when the text after the last ':' is all digits (a
+     * directory may hold ':' itself). The port is split off before %-escapes are decoded, as libpq does, so
+     * an encoded {@code %3A} stays part of the directory.
+     */
+    private static UpstreamConfig socketDirectory(String dirPort, String whole, boolean encoded, SslMode sslMode,
+                                                  Path rootCert) {
         int colon = dirPort.lastIndexOf(':');
-        String dir = colon < 0 ? dirPort : dirPort.substring(0, colon);
-        int port = colon < 0 ? DEFAULT_PORT : HostPort.parsePort(dirPort.substring(colon + 1), whole, 1);
-        return new UpstreamConfig(socketDirectory(dir, whole), port, sslMode, rootCert);
+        boolean hasPort = colon >= 0 && colon + 1 < dirPort.length()
+                && dirPort.substring(colon + 1).chars().allMatch(c -> c >= '0' && c <= '9');
+        String dir = hasPort ? dirPort.substring(0, colon) : dirPort;
+        int port = hasPort ? HostPort.parsePort(dirPort.substring(colon + 1), whole, 1) : DEFAULT_PORT;
+        return new UpstreamConfig(socketDirectory(encoded ? percentDecode(dir, whole) : dir, whole), port, sslMode,
+                rootCert);
     }
 
     /** Checks a socket directory's path and drops a trailing slash. */

@@ -85,6 +85,13 @@ class UpstreamConfigTest {
                 .isEqualTo(new UpstreamConfig("/run/postgresql", 5432, SslMode.DISABLE, null));
         assertThat(UpstreamConfig.parse("/run/postgresql:5434").socketPath())
                 .isEqualTo(Path.of("/run/postgresql/.s.PGSQL.5434"));
+        // The port is split off before decoding, as in libpq: an encoded ':' belongs to the directory.
+        assertThat(UpstreamConfig.parse("postgresql://%2Ftmp%3A5433"))
+                .isEqualTo(new UpstreamConfig("/tmp:5433", 5432, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("postgresql://%2Fsrv%2Fpg%3Adata:5433"))
+                .isEqualTo(new UpstreamConfig("/srv/pg:data", 5433, SslMode.DISABLE, null));
+        assertThat(UpstreamConfig.parse("/srv/pg:data"))
+                .isEqualTo(new UpstreamConfig("/srv/pg:data", 5432, SslMode.DISABLE, null));
         // host= and port= name a TCP server too, as in libpq.
         UpstreamConfig tcp = UpstreamConfig.parse("postgresql://?host=db.internal&port=6432");
         assertThat(tcp).isEqualTo(new UpstreamConfig("db.internal", 6432, SslMode.DISABLE, null));
@@ -121,5 +128,14 @@ class UpstreamConfigTest {
         assertThatIllegalArgumentException()
                 .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=bad_host!"))
                 .withMessageContaining("invalid host name");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=[::1]"))
+                .withMessageContaining("without brackets");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("postgresql://?host=/a&host=/b"))
+                .withMessageContaining("host= given twice");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> UpstreamConfig.parse("/var/run/postgresql?sslmode=require"))
+                .withMessageContaining("parameters need the URL form");
     }
 }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
 import dev.pgmemo.proxy.PgmemoServer;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.uring.IoUring;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -44,6 +46,14 @@ class UnixSocketUpstreamIT {
         }
     }
 
+    /** What pgmemo runs on when asked for {@code wanted}: the same, or the next one this kernel allows. */
+    private static String expected(String wanted) {
+        if (wanted.equals("io_uring") && IoUring.isAvailable()) {
+            return "io_uring";
+        }
+        return !wanted.equals("nio") && Epoll.isAvailable() ? "epoll" : "nio";
+    }
+
     /** pgmemo on {@code transport} (or the fallback this kernel allows) with the in-process cache. */
     private static PgmemoServer startOn(String transport, String upstreamUrl) {
         String before = System.getProperty("pgmemo.transport");
@@ -65,6 +75,7 @@ class UnixSocketUpstreamIT {
     @ValueSource(strings = {"io_uring", "epoll", "nio"})
     void relaysCachesAndCancelsOverTheSocket(String transport) throws Exception {
         try (PgmemoServer pgmemo = startOn(transport, upstream)) {
+            assertThat(pgmemo.transportName()).isEqualTo(expected(transport));
             sessionsReachPostgresThroughTheSocket(pgmemo);
             cachedReadsAndWritesWorkOverTheSocket(pgmemo);
             largeResultsPassThrough(pgmemo);

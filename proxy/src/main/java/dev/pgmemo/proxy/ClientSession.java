@@ -752,10 +752,6 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private static String describe(Throwable t) {
-        if (t instanceof java.io.FileNotFoundException
-                || (t.getMessage() != null && t.getMessage().contains("No such file or directory"))) {
-            return "no such socket"; // a Unix-domain socket upstream: the transports word it differently
-        }
         if (t instanceof ConnectException && t.getMessage() != null) {
             String m = t.getMessage();
             int colon = m.indexOf(": ");

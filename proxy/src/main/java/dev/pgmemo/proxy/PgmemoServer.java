@@ -1,5 +1,6 @@
 package dev.pgmemo.proxy;
 
+import dev.pgmemo.config.HostPort;
 import dev.pgmemo.config.PgmemoConfig;
 import dev.pgmemo.protocol.StartupDecoder;
 import dev.pgmemo.protocol.StartupPacket;
@@ -124,9 +125,9 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         if (config.admin().enabled()) {
             admin = new AdminServer(config.admin().listen(), this, registry);
         }
-        log.info("pgmemo listening on {} ({} transport), upstream {}, cache {}{}", config.listen().host() + ":" + port(),
+        log.info("pgmemo listening on {} ({} transport), upstream {}, cache {}{}", new HostPort(config.listen().host(), port()),
                 transport.name(), upstreamConnector.address(), cache == null ? "disabled" : cache.store().describe(),
-                admin == null ? "" : ", admin on " + config.admin().listen().host() + ":" + admin.port());
+                admin == null ? "" : ", admin on " + new HostPort(config.admin().listen().host(), admin.port()));
     }
 
     /** The proxy port actually bound (useful when the configuration asked for port 0). */

@@ -22,6 +22,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.time.Duration;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
@@ -102,7 +103,12 @@ final class UpstreamConnector {
         }
         connecting.addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
-                promise.tryFailure(f.cause());
+                Throwable cause = f.cause();
+                if (upstream.unixSocket() && !Files.exists(upstream.socketPath())) {
+                    // The transports word this differently (io_uring: a FileNotFoundException without a message).
+                    cause = new IOException("no such socket", cause);
+                }
+                promise.tryFailure(cause);
                 return;
             }
             Channel ch = f.channel();

@@ -55,7 +55,7 @@ public final class AdminServer {
                 String body = "{\"status\":\"" + (server.isDraining() ? "stopping" : "running") + "\""
                         + ",\"pid\":" + ProcessHandle.current().pid()
                         + ",\"version\":\"" + Version.get() + "\""
-                        + ",\"listen\":\"" + server.config().listen().host() + ":" + server.port() + "\""
+                        + ",\"listen\":" + jsonString(new HostPort(server.config().listen().host(), server.port()).toString())
                         + ",\"upstream\":" + jsonString(server.config().upstream().describe())
                         + ",\"sessions\":" + server.openSessions() + "}\n";
                 send(ex, 200, "application/json", body);
@@ -154,7 +154,7 @@ public final class AdminServer {
     }
 
     /** A JSON string literal (the upstream may be a socket path, which may hold any character). */
-    static String jsonString(String text) {
+    public static String jsonString(String text) {
         StringBuilder b = new StringBuilder(text.length() + 2).append('"');
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
