@@ -1,5 +1,8 @@
 package dev.pgmemo.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import dev.pgmemo.config.ConfigException;
 import dev.pgmemo.config.ConfigLoader;
 import dev.pgmemo.proxy.PgmemoServer;
@@ -11,10 +14,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /** The machine the integration tests run on: the shared PostgreSQL, the repository, free ports, pgmemo servers. */
 final class ItEnv {
@@ -125,5 +132,45 @@ final class ItEnv {
         } catch (ConfigException | IOException e) {
             throw new IllegalStateException("cannot start pgmemo with:\n" + yaml, e);
         }
+    }
+
+    /**
+     * Runs {@code pg_sleep(10)} on {@code c} from another thread, waits until PostgreSQL shows it running,
+     * cancels it with {@code Statement.cancel()} and checks that it ends at once with 57014 and that the
+     * connection still works. {@code marker} (unique per call) finds the query in pg_stat_activity.
+     */
+    static void assertCancelStopsASleepingQuery(Connection c, String marker) throws Exception {
+        try (Statement s = c.createStatement(); Connection watcher = direct()) {
+            CompletableFuture<Throwable> outcome = CompletableFuture.supplyAsync(() -> {
+                try {
+                    s.execute("SELECT pg_sleep(10) /* " + marker + " */");
+                    return null;
+                } catch (Throwable t) {
+                    return t;
+                }
+            }, runnable -> new Thread(runnable, "it-cancel").start());
+            awaitActiveQuery(watcher, marker);
+            long start = System.nanoTime();
+            s.cancel();
+            Throwable t = outcome.get(8, TimeUnit.SECONDS);
+            long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(t).isInstanceOf(SQLException.class);
+            assertThat(((SQLException) t).getSQLState()).isEqualTo("57014");
+            assertThat(elapsedMs).isLessThan(5_000);
+            assertThat(queryLong(c, "SELECT 7")).isEqualTo(7);
+        }
+    }
+
+    private static void awaitActiveQuery(Connection watcher, String marker) {
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            try (PreparedStatement ps = watcher.prepareStatement("SELECT count(*) FROM pg_stat_activity"
+                    + " WHERE state = 'active' AND query LIKE ? AND pid <> pg_backend_pid()")) {
+                ps.setString(1, "%" + marker + "%");
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getInt(1) == 1;
+                }
+            }
+        });
     }
 }

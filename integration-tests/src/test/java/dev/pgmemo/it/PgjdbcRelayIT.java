@@ -3,7 +3,6 @@ package dev.pgmemo.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
-import static org.awaitility.Awaitility.await;
 
 import dev.pgmemo.proxy.PgmemoServer;
 import java.io.StringReader;
@@ -25,7 +24,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.TimeZone;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -468,41 +466,12 @@ class PgjdbcRelayIT {
     @ParameterizedTest
     @EnumSource(Mode.class)
     void cancelFromAnotherThreadStopsASleepingQuery(Mode mode) throws Exception {
-        String marker = "it_cancel_" + mode.name().toLowerCase();
-        try (Connection c = connect(mode); Statement s = c.createStatement(); Connection watcher = ItEnv.direct()) {
-            CompletableFuture<Throwable> outcome = CompletableFuture.supplyAsync(() -> {
-                try {
-                    s.execute("SELECT pg_sleep(10) /* " + marker + " */");
-                    return null;
-                } catch (Throwable t) {
-                    return t;
-                }
-            }, runnable -> new Thread(runnable, "it-cancel").start());
-            awaitActiveQuery(watcher, marker);
-            long start = System.nanoTime();
-            s.cancel();
-            Throwable t = outcome.get(8, TimeUnit.SECONDS);
-            long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            assertThat(t).isInstanceOf(SQLException.class);
-            assertThat(((SQLException) t).getSQLState()).isEqualTo("57014");
-            assertThat(elapsedMs).isLessThan(5_000);
-            assertThat(ItEnv.queryLong(c, "SELECT 7")).isEqualTo(7);
+        try (Connection c = connect(mode)) {
+            ItEnv.assertCancelStopsASleepingQuery(c, "it_cancel_" + mode.name().toLowerCase());
         }
         assertThat(AdminHttp.metric(pgmemo.adminPort(), "pgmemo_cancel_requests_total", null)).isPositive();
     }
 
-    private static void awaitActiveQuery(Connection watcher, String marker) {
-        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() -> {
-            try (PreparedStatement ps = watcher.prepareStatement("SELECT count(*) FROM pg_stat_activity"
-                    + " WHERE state = 'active' AND query LIKE ? AND pid <> pg_backend_pid()")) {
-                ps.setString(1, "%" + marker + "%");
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    return rs.getInt(1) == 1;
-                }
-            }
-        });
-    }
 
     @ParameterizedTest
     @EnumSource(Mode.class)

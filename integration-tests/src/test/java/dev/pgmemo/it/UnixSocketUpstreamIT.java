@@ -2,11 +2,8 @@ package dev.pgmemo.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
-import static org.awaitility.Awaitility.await;
 
 import dev.pgmemo.proxy.PgmemoServer;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.uring.IoUring;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -15,13 +12,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * pgmemo in front of PostgreSQL's Unix-domain socket ({@code upstream: postgresql://?host=/dir}), on every
@@ -46,36 +42,18 @@ class UnixSocketUpstreamIT {
         }
     }
 
-    /** What pgmemo runs on when asked for {@code wanted}: the same, or the next one this kernel allows. */
-    private static String expected(String wanted) {
-        if (wanted.equals("io_uring") && IoUring.isAvailable()) {
-            return "io_uring";
-        }
-        return !wanted.equals("nio") && Epoll.isAvailable() ? "epoll" : "nio";
-    }
-
     /** pgmemo on {@code transport} (or the fallback this kernel allows) with the in-process cache. */
     private static PgmemoServer startOn(String transport, String upstreamUrl) {
-        String before = System.getProperty("pgmemo.transport");
-        System.setProperty("pgmemo.transport", transport);
-        try {
-            return ItEnv.startPgmemo(ItEnv.baseYaml()
-                    .replace("upstream: postgresql://127.0.0.1:5432", "upstream: \"" + upstreamUrl + "\"")
-                    .replace("  enabled: false\n", "  default_ttl: 60s\n") + "connect_timeout: 3s\n");
-        } finally {
-            if (before == null) {
-                System.clearProperty("pgmemo.transport");
-            } else {
-                System.setProperty("pgmemo.transport", before);
-            }
-        }
+        return Transports.startOn(transport, () -> ItEnv.startPgmemo(ItEnv.baseYaml()
+                .replace("upstream: postgresql://127.0.0.1:5432", "upstream: \"" + upstreamUrl + "\"")
+                .replace("  enabled: false\n", "  default_ttl: 60s\n") + "connect_timeout: 3s\n"));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "epoll", "nio"})
+    @MethodSource("dev.pgmemo.it.Transports#all")
     void relaysCachesAndCancelsOverTheSocket(String transport) throws Exception {
         try (PgmemoServer pgmemo = startOn(transport, upstream)) {
-            assertThat(pgmemo.transportName()).isEqualTo(expected(transport));
+            assertThat(pgmemo.transportName()).isEqualTo(Transports.expected(transport));
             sessionsReachPostgresThroughTheSocket(pgmemo);
             cachedReadsAndWritesWorkOverTheSocket(pgmemo);
             largeResultsPassThrough(pgmemo);
@@ -129,45 +107,19 @@ class UnixSocketUpstreamIT {
     }
 
     private static void largeResultsPassThrough(PgmemoServer pgmemo) throws SQLException {
-        // Far larger than the socket buffers, so reading from the socket pauses and resumes on the way.
-        try (Connection c = ItEnv.connect(pgmemo.port(), ""); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g")) {
-            long rows = 0;
-            long sum = 0;
-            while (rs.next()) {
-                rows++;
-                sum += rs.getLong(1);
-            }
-            assertThat(rows).isEqualTo(100_000);
-            assertThat(sum).isEqualTo(100_000L * 100_001L / 2);
+        try (Connection c = ItEnv.connect(pgmemo.port(), "")) {
+            Transports.assertLargeResultArrivesWhole(c);
         }
     }
 
     private static void cancelRequestsGoOverTheSocket(PgmemoServer pgmemo) throws Exception {
-        String marker = "it_unix_cancel";
-        try (Connection c = ItEnv.connect(pgmemo.port(), ""); Statement s = c.createStatement();
-             Connection watcher = ItEnv.direct()) {
-            CompletableFuture<Throwable> outcome = CompletableFuture.supplyAsync(() -> {
-                try {
-                    s.execute("SELECT pg_sleep(10) /* " + marker + " */");
-                    return null;
-                } catch (Throwable t) {
-                    return t;
-                }
-            }, runnable -> new Thread(runnable, "it-unix-cancel").start());
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() -> ItEnv.queryLong(
-                    watcher, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%"
-                            + marker + " */'") == 1);
-            s.cancel();
-            Throwable t = outcome.get(8, TimeUnit.SECONDS);
-            assertThat(t).isInstanceOf(SQLException.class);
-            assertThat(((SQLException) t).getSQLState()).isEqualTo("57014");
-            assertThat(ItEnv.queryLong(c, "SELECT 7")).isEqualTo(7);
+        try (Connection c = ItEnv.connect(pgmemo.port(), "")) {
+            ItEnv.assertCancelStopsASleepingQuery(c, "it_unix_cancel");
         }
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "epoll", "nio"})
+    @MethodSource("dev.pgmemo.it.Transports#all")
     void aMissingSocketIsReportedToTheClientByItsPath(String transport) throws Exception {
         Path empty = Files.createTempDirectory("pgmemo-no-pg");
         PgmemoServer lost = startOn(transport, "postgresql://?host=" + empty);

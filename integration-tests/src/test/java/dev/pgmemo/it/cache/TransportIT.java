@@ -5,12 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.pgmemo.it.cache.CacheIt.Metrics;
 import dev.pgmemo.it.cache.CacheIt.Mode;
 import dev.pgmemo.it.cache.CacheIt.Store;
+import dev.pgmemo.it.Transports;
 import dev.pgmemo.proxy.PgmemoServer;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.uring.IoUring;
 import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +41,7 @@ class TransportIT {
 
     static Stream<Arguments> transportsAndStores() {
         List<Arguments> out = new ArrayList<>();
-        for (String transport : List.of("io_uring", "epoll", "nio")) {
+        for (String transport : Transports.ALL) {
             for (Store store : Store.values()) {
                 out.add(Arguments.of(transport, store));
             }
@@ -52,37 +49,15 @@ class TransportIT {
         return out.stream();
     }
 
-    /** What pgmemo runs on when asked for {@code wanted}: the same, or the next one this kernel allows. */
-    private static String expected(String wanted) {
-        if (wanted.equals("io_uring") && IoUring.isAvailable()) {
-            return "io_uring";
-        }
-        return !wanted.equals("nio") && Epoll.isAvailable() ? "epoll" : "nio";
-    }
-
-    private static PgmemoServer startOn(String transport, Store store) {
-        String before = System.getProperty("pgmemo.transport");
-        System.setProperty("pgmemo.transport", transport);
-        try {
-            return CacheIt.start(store);
-        } finally {
-            if (before == null) {
-                System.clearProperty("pgmemo.transport");
-            } else {
-                System.setProperty("pgmemo.transport", before);
-            }
-        }
-    }
-
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("transportsAndStores")
     void relaysCachesAndInvalidatesOnEveryTransport(String transport, Store store) throws Exception {
         String k = transport + "-" + store;
         CacheIt.execDirect("INSERT INTO " + TABLE + " VALUES ('" + k + "', 1)");
-        try (PgmemoServer pgmemo = startOn(transport, store);
+        try (PgmemoServer pgmemo = Transports.startOn(transport, () -> CacheIt.start(store));
                 Connection c = CacheIt.connect(pgmemo, Mode.SERVER_PREPARED);
                 Connection other = CacheIt.connect(pgmemo, Mode.SIMPLE)) {
-            assertThat(pgmemo.transportName()).isEqualTo(expected(transport));
+            assertThat(pgmemo.transportName()).isEqualTo(Transports.expected(transport));
 
             Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
             assertThat(CacheIt.one(c, READ, k)).isEqualTo("1");
@@ -94,18 +69,7 @@ class TransportIT {
             assertThat(CacheIt.update(other, "UPDATE " + TABLE + " SET v = 2 WHERE k = ?", k)).isEqualTo(1);
             assertThat(CacheIt.one(c, READ, k)).isEqualTo("2");
 
-            // A result far larger than the socket buffers, so reading pauses and resumes on the way.
-            try (Statement s = other.createStatement();
-                    ResultSet rs = s.executeQuery("SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g")) {
-                long rows = 0;
-                long sum = 0;
-                while (rs.next()) {
-                    rows++;
-                    sum += rs.getLong(1);
-                }
-                assertThat(rows).isEqualTo(100_000);
-                assertThat(sum).isEqualTo(100_000L * 100_001L / 2);
-            }
+            Transports.assertLargeResultArrivesWhole(other);
         }
     }
 }
