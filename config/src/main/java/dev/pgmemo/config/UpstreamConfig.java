@@ -73,7 +73,7 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
 
     /** {@code host:port} (brackets around IPv6), or the socket file's path: for logs and messages. */
     public String describe() {
-        return unixSocket() ? socketPath().toString() : new HostPort(host, port).toString();
+        return unixSocket() ? socketPath().toString() : address().toString();
     }
 
     /**

@@ -1040,7 +1040,7 @@ final class QueryFlow {
                 // of eight sessions starting together on two cores). Inside a transaction of unknown isolation
                 // the context must come first anyway: a REPEATABLE READ snapshot may predate DDL, and facts
                 // learned in it would be remembered for everyone.
-                c.needsCatalog = new NeedCatalog(true, List.of(), List.of());
+                c.needsCatalog = NeedCatalog.CONTEXT_ONLY;
                 return c;
             }
             reason = catalogFailed() ? "catalog_error" : "context_unknown";
@@ -1104,7 +1104,7 @@ final class QueryFlow {
             // A policy or view reads a setting this context was read without (it was learned since): read
             // the context again, now with it.
             if (canAskCatalog()) {
-                c.needsCatalog = new NeedCatalog(true, List.of(), List.of());
+                c.needsCatalog = NeedCatalog.CONTEXT_ONLY;
                 return c;
             }
             cache.metrics().bypass("context_unknown");
@@ -1293,6 +1293,9 @@ final class QueryFlow {
 
     /** Catalog facts a decision is waiting for. */
     private record NeedCatalog(boolean context, List<Catalog.Name> relations, List<Catalog.Name> functions) {
+        /** The session's context and nothing else. */
+        static final NeedCatalog CONTEXT_ONLY = new NeedCatalog(true, List.of(), List.of());
+
         NeedCatalog merge(NeedCatalog o) {
             List<Catalog.Name> r = new ArrayList<>(relations);
             o.relations.stream().filter(n -> !r.contains(n)).forEach(r::add);
