@@ -33,6 +33,9 @@
 #                pgmemo        pgmemo with caching off (pass-through)
 #                pgmemo-redis  pgmemo caching in Redis ($REDIS_URL), default_ttl $CACHE_TTL
 #                pgmemo-mem    pgmemo caching in its in-process store, default_ttl $CACHE_TTL
+#                pgmemo-redis-socket  pgmemo caching in a Redis of its own that listens on a Unix-domain
+#                              socket only (redis-server started by this script, no persistence), default_ttl
+#                              $CACHE_TTL: Redis on the proxy's host, reached as it would be in production
 #   SKIP       "target:workload" pairs not to run, e.g. "pgbouncer:expensive_read" (workload = its name
 #              in the table: select-only, or the script's file name without .sql) (default none)
 #   ORDER      "interleaved" (default): the warm-ups, then run 1 of every (workload, mode, target), then
@@ -331,6 +334,35 @@ target_pgmemo-mem_start() {
 target_pgmemo-mem_stop() { stop_pgmemo pgmemo-mem; }
 target_pgmemo-mem_counters() { pgmemo_counters pgmemo-mem "$@"; }
 
+# (g) pgmemo caching in a redis-server of its own on a Unix-domain socket (no TCP port, no persistence),
+# in a directory under /tmp: a socket path must stay under 108 bytes, which OUT_DIR need not.
+REDIS_SOCKET_PID=""
+REDIS_SOCKET_DIR=""
+target_pgmemo-redis-socket_start() {
+  command -v curl >/dev/null || die "curl not found (needed to read pgmemo's /metrics)"
+  command -v redis-server >/dev/null || die "redis-server not found (sudo apt-get install redis-server)"
+  REDIS_SOCKET_DIR="$(mktemp -d /tmp/pgmemo-bench-redis.XXXXXX)"
+  local sock="$REDIS_SOCKET_DIR/redis.sock"
+  own_session redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --save "" --appendonly no \
+    --dir "$REDIS_SOCKET_DIR" --logfile "$OUT_DIR/redis-socket.log" </dev/null >/dev/null 2>&1 &
+  REDIS_SOCKET_PID=$!
+  for _ in $(seq 1 50); do [[ -S "$sock" ]] && break; sleep 0.1; done
+  [[ -S "$sock" ]] || die "redis-server did not create $sock (see $OUT_DIR/redis-socket.log)"
+  log "redis-server $(redis-server --version | awk '{print $3}' | tr -d 'v=') (pid $REDIS_SOCKET_PID) on $sock"
+  start_pgmemo pgmemo-redis-socket "{store: \"redis-socket://$sock\", default_ttl: $CACHE_TTL}"
+}
+target_pgmemo-redis-socket_stop() {
+  stop_pgmemo pgmemo-redis-socket
+  [[ -n "$REDIS_SOCKET_PID" ]] || return 0
+  local pid="$REDIS_SOCKET_PID"
+  REDIS_SOCKET_PID=""
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$REDIS_SOCKET_DIR"
+  log "redis-server on the socket stopped (pid $pid)"
+}
+target_pgmemo-redis-socket_counters() { pgmemo_counters pgmemo-redis-socket "$@"; }
+
 # (f) Pgpool-II with its in-memory query cache: our own pgpool process (-n, foreground, in the
 # background of this script) with a generated pgpool.conf; sockets, pid file, status file and the
 # cache's oid directory all live in the output directory. One backend (PostgreSQL), raw mode, no
@@ -518,7 +550,7 @@ pgbench_once() {
     load1="$(cut -d' ' -f1 /proc/loadavg)"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wname" "$mode" "$name" "$label" \
       "${tps:-0}" "${lat:-0}" "${failed:-?}" "$status" "$cpu" "$load1" "$hits" "$misses" "$bypassed" "$p99" "$maxlat" >>"$RESULTS"
-    log "$(printf '%-14s %-9s %-12s run %s: tps %10.1f  latency %7.3f ms (p99 %s, max %s)  failed %s  proxy cpu %s us/tx  hits %s misses %s bypassed %s  load %s' \
+    log "$(printf '%-14s %-9s %-19s run %s: tps %10.1f  latency %7.3f ms (p99 %s, max %s)  failed %s  proxy cpu %s us/tx  hits %s misses %s bypassed %s  load %s' \
       "$wname" "$mode" "$name" "$label" "${tps:-0}" "${lat:-0}" "$p99" "$maxlat" "${failed:-?}" "$cpu" "$hits" "$misses" "$bypassed" "$load1")"
   fi
 }
@@ -691,7 +723,7 @@ summary="$(awk -F'\t' -v order="${order[*]}" -v modes="$MODES" -v medians="$OUT_
   }
   END {
     nt = split(order, tg, " "); nm = split(modes, md, " ")
-    printf "%-14s %-9s %-12s %10s %9s %9s %9s %9s %10s %9s %9s  %s\n", "workload", "mode", "target", "TPS", "lat ms", \
+    printf "%-14s %-9s %-19s %10s %9s %9s %9s %9s %10s %9s %9s  %s\n", "workload", "mode", "target", "TPS", "lat ms", \
       "max ms", "vs direct", "cpu us/tx", "hits", "misses", "bypassed", "failed"
     printf "workload\tmode\ttarget\ttps\tlatency_ms\tvs_direct\tcpu_us_per_tx\thits\tmisses\tbypassed\tbypass_runs\tfailed\tmax_ms\n" > medians
     for (w = 1; w <= nw; w++) for (m = 1; m <= nm; m++) {
@@ -706,7 +738,7 @@ summary="$(awk -F'\t' -v order="${order[*]}" -v modes="$MODES" -v medians="$OUT_
         if (k in bad) f = f " (" bad[k] " bad run" (bad[k] > 1 ? "s" : "") ")"
         h = (k in hc) ? hits[k] : "-"; ms = (k in hc) ? misses[k] : "-"; by = (k in bc) ? byp[k] : "-"
         x = (k in mx) ? sprintf("%.1f", mx[k]) : "-"
-        printf "%-14s %-9s %-12s %10.0f %9.3f %9s %9s %9s %10s %9s %9s  %s\n", wl[w], md[m], tg[t], MT, ML, x, ratio, median_cpu(k), h, ms, by, f
+        printf "%-14s %-9s %-19s %10.0f %9.3f %9s %9s %9s %10s %9s %9s  %s\n", wl[w], md[m], tg[t], MT, ML, x, ratio, median_cpu(k), h, ms, by, f
         printf "%s\t%s\t%s\t%.1f\t%.3f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", wl[w], md[m], tg[t], MT, ML, ratio, median_cpu(k), h, ms, by, bypruns[k], f, x > medians
       }
     }

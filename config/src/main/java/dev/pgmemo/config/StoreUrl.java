@@ -8,12 +8,17 @@ package dev.pgmemo.config;
  *   <li>Sentinel: {@code redis[s]-sentinel://[[user:]password@]host[:port][,host[:port]...][/db]#master}, also
  *       Lettuce's form: the sentinels to ask, and the name of the master they watch;
  *   <li>Redis Cluster: {@code redis[s]-cluster://[[user:]password@]host[:port][,host[:port]...]}, pgmemo's form:
- *       some of the cluster's nodes (the rest are discovered), with no database (a cluster has only 0).
+ *       some of the cluster's nodes (the rest are discovered), with no database (a cluster has only 0);
+ *   <li>one server on this host's Unix-domain socket: {@code redis-socket://[[user:]password@]/path[?database=n]},
+ *       Lettuce's form (Redis's {@code unixsocket} setting names the path).
  * </ul>
  */
 final class StoreUrl {
     private static final String EXPECTED = "expected redis://host:port[/db], rediss://host:port[/db], "
-            + "redis-sentinel://host:port[,host:port...][/db]#master or redis-cluster://host:port[,host:port...]";
+            + "redis-sentinel://host:port[,host:port...][/db]#master, redis-cluster://host:port[,host:port...] "
+            + "or redis-socket:///path/to/redis.sock[?database=n]";
+    /** The longest socket path Linux takes ({@code sun_path} is 108 bytes with its terminating zero). */
+    private static final int MAX_SOCKET_PATH = 107;
 
     private StoreUrl() {
     }
@@ -25,6 +30,10 @@ final class StoreUrl {
         String scheme = schemeEnd < 0 ? "" : url.substring(0, schemeEnd);
         boolean sentinel = scheme.equals("redis-sentinel") || scheme.equals("rediss-sentinel");
         boolean cluster = scheme.equals("redis-cluster") || scheme.equals("rediss-cluster");
+        if (scheme.equals("redis-socket")) {
+            checkSocket(url, shown);
+            return;
+        }
         if (!sentinel && !cluster && !scheme.equals("redis") && !scheme.equals("rediss")) {
             String why = schemeEnd < 0 ? "" : ": unsupported scheme " + Texts.quote(scheme);
             throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + why + " (" + EXPECTED
@@ -73,6 +82,46 @@ final class StoreUrl {
                     + ": Redis Cluster has only database 0 (remove /" + db + ")");
         }
         if (!db.isEmpty() && (db.length() > 9 || !db.chars().allMatch(c -> c >= '0' && c <= '9'))) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": database "
+                    + Texts.quote(db) + " is not a number (" + EXPECTED + ")");
+        }
+    }
+
+    /** {@code redis-socket://[[user:]password@]/path[?database=n]}: an absolute path, and a database at most. */
+    private static void checkSocket(String url, String shown) {
+        String rest = url.substring("redis-socket://".length());
+        int slash = rest.indexOf('/');
+        String userInfo = slash < 0 ? rest : rest.substring(0, slash);
+        if (slash < 0 || !(userInfo.isEmpty() || userInfo.endsWith("@"))) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": a socket URL names the "
+                    + "socket's absolute path after \"redis-socket://\" (redis-socket:///var/run/redis/redis.sock)");
+        }
+        java.net.URI uri;
+        try {
+            uri = new java.net.URI(url);
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": " + e.getReason());
+        }
+        String path = uri.getPath();
+        if (path == null || path.isEmpty() || path.endsWith("/") || uri.getFragment() != null) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": a socket URL names the "
+                    + "socket's absolute path after \"redis-socket://\" (redis-socket:///var/run/redis/redis.sock)");
+        }
+        if (path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": socket path is longer than "
+                    + MAX_SOCKET_PATH + " bytes, which Linux does not allow");
+        }
+        String query = uri.getRawQuery();
+        if (query == null) {
+            return;
+        }
+        String[] nameValue = query.split("=", 2);
+        String db = nameValue.length == 2 ? nameValue[1] : "";
+        if (!(nameValue[0].equals("database") || nameValue[0].equals("db")) || query.indexOf('&') >= 0) {
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown)
+                    + ": the only URL parameter of a socket URL is database=n (" + EXPECTED + ")");
+        }
+        if (db.isEmpty() || db.length() > 9 || !db.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": database "
                     + Texts.quote(db) + " is not a number (" + EXPECTED + ")");
         }

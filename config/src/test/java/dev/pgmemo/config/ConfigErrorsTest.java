@@ -219,8 +219,9 @@ class ConfigErrorsTest {
         assertThat(message("cache:\n  store: memcached://cache:11211\n")).isEqualTo(
                 "pgmemo.yaml:2: cache.store: invalid store \"memcached://cache:11211\": unsupported scheme "
                         + "\"memcached\" (expected redis://host:port[/db], rediss://host:port[/db], "
-                        + "redis-sentinel://host:port[,host:port...][/db]#master or "
-                        + "redis-cluster://host:port[,host:port...]; leave store out for the in-process store)");
+                        + "redis-sentinel://host:port[,host:port...][/db]#master, "
+                        + "redis-cluster://host:port[,host:port...] or redis-socket:///path/to/redis.sock[?database=n]; "
+                        + "leave store out for the in-process store)");
         assertThat(message("cache:\n  store: redis://user:hunter2@cache:port/0\n")).isEqualTo(
                 "pgmemo.yaml:2: cache.store: invalid store \"redis://user:***@cache:port/0\": "
                         + "port \"port\" is not a number from 1 to 65535");
@@ -251,6 +252,34 @@ class ConfigErrorsTest {
         assertThat(message("cache:\n  store: redis-cluster://n1:70000\n")).isEqualTo(
                 "pgmemo.yaml:2: cache.store: invalid store \"redis-cluster://n1:70000\": port 70000 is out of range "
                         + "1-65535");
+    }
+
+    @Test
+    void unixSocketStoreUrls() {
+        for (String ok : List.of("redis-socket:///var/run/redis/redis.sock", "redis-socket:///tmp/r.sock?database=3",
+                "redis-socket://:pw@/tmp/r.sock", "redis-socket://user:pw@/tmp/r.sock?db=2",
+                "redis-socket:///tmp/with%20space.sock")) {
+            assertThat(parsed("cache:\n  store: " + ok + "\n").cache().store()).isEqualTo(ok);
+        }
+        String noPath = "pgmemo.yaml:2: cache.store: invalid store %s: a socket URL names the socket's absolute path "
+                + "after \"redis-socket://\" (redis-socket:///var/run/redis/redis.sock)";
+        assertThat(message("cache:\n  store: redis-socket://redis.sock\n"))
+                .isEqualTo(noPath.formatted("\"redis-socket://redis.sock\""));
+        assertThat(message("cache:\n  store: redis-socket://localhost/tmp/r.sock\n"))
+                .isEqualTo(noPath.formatted("\"redis-socket://localhost/tmp/r.sock\""));
+        assertThat(message("cache:\n  store: redis-socket:///tmp/\n"))
+                .isEqualTo(noPath.formatted("\"redis-socket:///tmp/\""));
+        assertThat(message("cache:\n  store: redis-socket://:hunter2@/tmp/r.sock?timeout=5s\n")).isEqualTo(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis-socket://:***@/tmp/r.sock?timeout=5s\": the only "
+                        + "URL parameter of a socket URL is database=n (expected redis://host:port[/db], "
+                        + "rediss://host:port[/db], redis-sentinel://host:port[,host:port...][/db]#master, "
+                        + "redis-cluster://host:port[,host:port...] or redis-socket:///path/to/redis.sock[?database=n])");
+        assertThat(message("cache:\n  store: redis-socket:///tmp/r.sock?database=x\n")).startsWith(
+                "pgmemo.yaml:2: cache.store: invalid store \"redis-socket:///tmp/r.sock?database=x\": database \"x\" "
+                        + "is not a number");
+        String longPath = "/tmp/" + "d".repeat(100) + "/redis.sock";
+        assertThat(message("cache:\n  store: redis-socket://" + longPath + "\n")).endsWith(
+                ": socket path is longer than 107 bytes, which Linux does not allow");
     }
 
     @Test

@@ -61,7 +61,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         this.workerGroup = transport.newGroup(ioThreads(), "pgmemo-io");
         // The Redis store keeps a connection on each I/O thread: store calls complete on the session's thread.
         this.cache = config.cache().enabled()
-                ? new dev.pgmemo.proxy.cache.CacheService(config, registry, workerGroup, transport.socketChannel())
+                ? new dev.pgmemo.proxy.cache.CacheService(config, registry, transport.redisLoops(workerGroup))
                 : null;
     }
 

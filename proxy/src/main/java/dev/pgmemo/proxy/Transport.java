@@ -1,5 +1,6 @@
 package dev.pgmemo.proxy;
 
+import dev.pgmemo.cache.store.RedisStore;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -37,7 +38,11 @@ import java.util.Locale;
 record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannel,
                  Class<? extends SocketChannel> socketChannel, Class<? extends Channel> domainSocketChannel) {
 
-    /** Lettuce's switch for its epoll transport; off, it uses io_uring (and so can share our loops). */
+    /**
+     * Lettuce's switch for its epoll transport. The Redis store's connections on our loops use our channel
+     * classes whatever Lettuce would pick; switched off here, Lettuce does not warn at start-up that it prefers
+     * epoll to io_uring.
+     */
     private static final String LETTUCE_EPOLL = "io.lettuce.core.epoll";
 
     static Transport best() {
@@ -45,8 +50,7 @@ record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends
                 Boolean.getBoolean("pgmemo.nio") ? "nio" : "io_uring").toLowerCase(Locale.ROOT);
         if (wanted.equals("io_uring") && IoUring.isAvailable()) {
             if (System.getProperty(LETTUCE_EPOLL) == null) {
-                // Lettuce prefers epoll when both load; the Redis store shares these loops only when Lettuce
-                // uses the same transport (RedisStore), so tell it before its transport classes load.
+                // Lettuce prefers epoll when both load, and says so; tell it before its transport classes load.
                 System.setProperty(LETTUCE_EPOLL, "false");
             }
             return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
@@ -65,6 +69,12 @@ record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends
         return domainSocketChannel == NioDomainSocketChannel.class
                 ? UnixDomainSocketAddress.of(socket)
                 : new DomainSocketAddress(socket.toString());
+    }
+
+    /** Event loops of this transport for the Redis store, with the channel classes its connections need. */
+    RedisStore.Loops redisLoops(EventLoopGroup group) {
+        return new RedisStore.Loops(group, socketChannel, domainSocketChannel,
+                path -> domainSocketAddress(Path.of(path)));
     }
 
     EventLoopGroup newGroup(int threads, String prefix) {

@@ -2,6 +2,8 @@ package dev.pgmemo.cache.store;
 
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.ConnectionBuilder;
+import io.lettuce.core.ConnectionEvents;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisClient;
@@ -21,20 +23,24 @@ import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.EventLoopGroupProvider;
 import io.lettuce.core.resource.NettyCustomizer;
-import io.lettuce.core.resource.Transports;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.BootstrapConfig;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.resolver.DefaultAddressResolverGroup;
+import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
 import io.netty.util.concurrent.ImmediateEventExecutor;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,9 +50,11 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
 
 /**
  * The shared store: Lettuce connections to Redis with the binary codec.
@@ -58,7 +66,8 @@ import org.slf4j.LoggerFactory;
  * {@code MSET}, so on one server the tables of a transaction change together.
  *
  * <p>Threads. Given the caller's event loops (pgmemo's I/O threads), the store opens one connection
- * per loop, registered on that loop, and a call made on a loop uses that loop's connection: the
+ * per loop, registered on that loop with the loops' own transport (over TCP or a Unix socket, whichever
+ * transport Lettuce would choose by itself), and a call made on a loop uses that loop's connection: the
  * command is written, and its reply decoded and its future completed, on the caller's own thread, with
  * no hand-off to another thread and back (a call from any other thread, or while its loop's connection
  * is down, uses another connection). Without event loops, Lettuce runs one connection on threads of its
@@ -183,28 +192,25 @@ public final class RedisStore implements CacheStore {
     this(uri, "", DEFAULT_TIMEOUT);
   }
 
-  /** On Lettuce's own threads; see {@link #RedisStore(String, String, Duration, EventLoopGroup, Class)}. */
+  /** On Lettuce's own threads; see {@link #RedisStore(String, String, Duration, Loops)}. */
   public RedisStore(String uri, String prefix, Duration timeout) {
-    this(uri, prefix, timeout, null, null);
+    this(uri, prefix, timeout, null);
   }
 
   /**
    * @param uri a Redis URI as Lettuce understands it ({@code redis://[password@]host[:port][/db]},
-   *     {@code rediss://...}, {@code redis-sentinel://...}, {@code redis-socket://...}), or a Redis Cluster's
-   *     seed nodes, {@code redis[s]-cluster://[[user:]password@]host[:port][,host[:port]...]}
+   *     {@code rediss://...}, {@code redis-sentinel://...}, {@code redis-socket://[password@]/path[?database=n]}),
+   *     or a Redis Cluster's seed nodes, {@code redis[s]-cluster://[[user:]password@]host[:port][,host[:port]...]}
    * @param prefix a namespace put before every key, e.g. {@code ""} in production or a random string
    *     per test
    * @param timeout how long connecting and the connection handshake may take (commands themselves
    *     are bounded by {@link ResilientStore})
    * @param loops event loops to put one Redis connection on each, so that a call made on one of them
-   *     completes on it without a thread hop; the store neither owns nor shuts them down, and they must
-   *     outlive it. Null to let Lettuce run its own threads.
-   * @param socketChannel the socket channel class of {@code loops}' transport; when it is not the
-   *     one Lettuce would use ({@code Transports.socketChannelClass()}, epoll when available), or the
-   *     URI is a Unix socket, {@code loops} is ignored and Lettuce runs its own threads
+   *     completes on it without a thread hop, with their transport's channel classes; the store neither owns
+   *     nor shuts them down, and they must outlive it. Null to let Lettuce run its own threads (a Unix socket
+   *     then needs Lettuce's epoll transport).
    */
-  public RedisStore(String uri, String prefix, Duration timeout, EventLoopGroup loops,
-      Class<? extends Channel> socketChannel) {
+  public RedisStore(String uri, String prefix, Duration timeout, Loops loops) {
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
     }
@@ -215,13 +221,6 @@ public final class RedisStore implements CacheStore {
     this.description = clusterSeeds != null ? describeCluster(clusterSeeds) : describe(this.uri);
     this.prefix = prefix.getBytes(StandardCharsets.UTF_8);
     this.timeout = timeout;
-    boolean shared = loops != null && this.uri.getSocket() == null
-        && Transports.socketChannelClass().equals(socketChannel);
-    if (loops != null && !shared) {
-      log.info("Redis connections on Lettuce's own threads: {} is not the transport Lettuce uses here ({})",
-          this.uri.getSocket() != null ? "a Unix socket" : socketChannel.getSimpleName(),
-          Transports.socketChannelClass().getSimpleName());
-    }
     Delay reconnectDelay = Delay.exponential(Duration.ofMillis(50), MAX_CONNECT_BACKOFF, 2, TimeUnit.MILLISECONDS);
     Duration connectTimeout = timeout.compareTo(Duration.ofSeconds(1)) > 0 ? timeout : Duration.ofSeconds(1);
     ClientOptions options = ClientOptions.builder()
@@ -252,7 +251,7 @@ public final class RedisStore implements CacheStore {
             .build())
         .build();
     boolean addressesOnly = seeds.stream().allMatch(RedisStore::addressesOnly);
-    if (shared) {
+    if (loops != null) {
       // Lettuce's computation threads and timer: reconnect delays and events only, nothing per command.
       this.resources = resolver(ClientResources.builder(), addressesOnly)
           .ioThreadPoolSize(1)
@@ -260,7 +259,7 @@ public final class RedisStore implements CacheStore {
           .reconnectDelay(reconnectDelay)
           .build();
       List<Lane> list = new ArrayList<>();
-      for (EventExecutor e : loops) {
+      for (EventExecutor e : loops.group()) {
         EventLoop loop = (EventLoop) e;
         ClientResources laneResources = resolver(ClientResources.builder(), addressesOnly)
             .eventLoopGroupProvider(new OneLoop(loop))
@@ -269,7 +268,7 @@ public final class RedisStore implements CacheStore {
             .reconnectDelay(reconnectDelay)
             .nettyCustomizer(CONSOLIDATE_FLUSHES)
             .build();
-        list.add(new Lane(loop, laneResources, newClient(laneResources, options, clusterOptions)));
+        list.add(new Lane(loop, laneResources, newClient(laneResources, options, clusterOptions, loop, loops)));
       }
       this.lanes = list.toArray(Lane[]::new);
     } else {
@@ -278,7 +277,7 @@ public final class RedisStore implements CacheStore {
           .computationThreadPoolSize(1)
           .reconnectDelay(reconnectDelay)
           .build();
-      this.lanes = new Lane[] {new Lane(null, resources, newClient(resources, options, clusterOptions))};
+      this.lanes = new Lane[] {new Lane(null, resources, newClient(resources, options, clusterOptions, null, null))};
     }
     this.connectWarning = new RateLimitedLog(log, TimeUnit.SECONDS.toNanos(10), System::nanoTime);
     for (Lane lane : lanes) {
@@ -348,15 +347,112 @@ public final class RedisStore implements CacheStore {
   }
 
   private AbstractRedisClient newClient(ClientResources resources, ClientOptions options,
-      ClusterClientOptions clusterOptions) {
+      ClusterClientOptions clusterOptions, EventLoop loop, Loops loops) {
     if (clusterSeeds != null) {
-      RedisClusterClient client = RedisClusterClient.create(resources, clusterSeeds);
+      RedisClusterClient client = loop == null
+          ? RedisClusterClient.create(resources, clusterSeeds)
+          : new LaneClusterClient(resources, clusterSeeds, loop, loops);
       client.setOptions(clusterOptions);
       return client;
     }
-    RedisClient client = RedisClient.create(resources);
+    RedisClient client = loop == null ? RedisClient.create(resources) : new LaneClient(resources, uri, loop, loops);
     client.setOptions(options);
     return client;
+  }
+
+  /**
+   * The caller's event loops and their transport: the channel classes a connection on them needs (Lettuce
+   * would pick its own, epoll when available, and for a Unix socket only epoll or kqueue).
+   *
+   * @param group the loops, one Redis connection on each
+   * @param socketChannel their transport's TCP channel class
+   * @param domainSocketChannel their transport's Unix-domain-socket channel class
+   * @param domainSocketAddress the address {@code domainSocketChannel} connects to, given the socket's path
+   */
+  public record Loops(EventLoopGroup group, Class<? extends Channel> socketChannel,
+      Class<? extends Channel> domainSocketChannel, Function<String, SocketAddress> domainSocketAddress) {
+  }
+
+  /**
+   * Puts a connection on the lane's loop with the loops' own channel class. Lettuce configures a bootstrap with
+   * the channel class of the transport it prefers (epoll when available, and for a Unix socket it insists on
+   * epoll or kqueue), and a bootstrap's channel class cannot be changed once set; so Lettuce configures one as
+   * for TCP, and it is replaced by a bootstrap with the loop, the loops' channel class, and the options and
+   * attributes that apply to it. The handler, which Lettuce adds later, goes on the replacement.
+   */
+  private static void onLoop(ConnectionBuilder builder, RedisURI uri, EventLoop loop, Loops loops) {
+    BootstrapConfig configured = builder.bootstrap().config();
+    boolean socket = uri.getSocket() != null;
+    Bootstrap b = new Bootstrap().group(loop).channel(socket ? loops.domainSocketChannel() : loops.socketChannel());
+    configured.options().forEach((option, value) -> {
+      if (!socket || option == ChannelOption.ALLOCATOR || option == ChannelOption.CONNECT_TIMEOUT_MILLIS) {
+        @SuppressWarnings("unchecked")
+        ChannelOption<Object> o = (ChannelOption<Object>) option;
+        b.option(o, value);
+      }
+    });
+    configured.attrs().forEach((key, value) -> {
+      @SuppressWarnings("unchecked")
+      AttributeKey<Object> k = (AttributeKey<Object>) key;
+      b.attr(k, value);
+    });
+    b.attr(ConnectionBuilder.REDIS_URI, uri.toString());
+    if (!socket && configured.resolver() != null) {
+      b.resolver(configured.resolver());
+    }
+    builder.bootstrap(b);
+  }
+
+  /** A client whose connections live on one of the caller's loops (see {@link Loops}). */
+  private static final class LaneClient extends RedisClient {
+    private final EventLoop loop;
+    private final Loops loops;
+
+    LaneClient(ClientResources resources, RedisURI uri, EventLoop loop, Loops loops) {
+      super(resources, uri);
+      this.loop = loop;
+      this.loops = loops;
+    }
+
+    @Override
+    protected void connectionBuilder(Mono<SocketAddress> address, ConnectionBuilder builder,
+        ConnectionEvents events, RedisURI uri) {
+      RedisURI asTcp = uri;
+      if (uri.getSocket() != null) {
+        // Lettuce refuses a socket without epoll or kqueue; the copy keeps the credentials, database and timeout.
+        asTcp = RedisURI.builder(uri).build();
+        asTcp.setSocket(null);
+        asTcp.setHost("localhost");
+      }
+      super.connectionBuilder(address, builder, events, asTcp);
+      onLoop(builder, uri, loop, loops);
+    }
+
+    @Override
+    protected Mono<SocketAddress> getSocketAddress(RedisURI uri) {
+      return uri.getSocket() != null
+          ? Mono.just(loops.domainSocketAddress().apply(uri.getSocket()))
+          : super.getSocketAddress(uri);
+    }
+  }
+
+  /** A cluster client whose connections (to every node) live on one of the caller's loops. */
+  private static final class LaneClusterClient extends RedisClusterClient {
+    private final EventLoop loop;
+    private final Loops loops;
+
+    LaneClusterClient(ClientResources resources, List<RedisURI> seeds, EventLoop loop, Loops loops) {
+      super(resources, seeds);
+      this.loop = loop;
+      this.loops = loops;
+    }
+
+    @Override
+    protected void connectionBuilder(Mono<SocketAddress> address, ConnectionBuilder builder,
+        ConnectionEvents events, RedisURI uri) {
+      super.connectionBuilder(address, builder, events, uri);
+      onLoop(builder, uri, loop, loops);
+    }
   }
 
   /** True while every connection to Redis is up. */

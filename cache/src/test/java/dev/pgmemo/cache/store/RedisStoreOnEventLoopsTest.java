@@ -1,15 +1,15 @@
 package dev.pgmemo.cache.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assumptions.assumeThat;
 
-import io.lettuce.core.resource.Transports;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.EventExecutor;
+import java.net.UnixDomainSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The contract for a Redis store whose connections live on the caller's event loops, as in pgmemo:
- * every call is made from one of the loops, as a session would make it.
+ * every call is made from one of the loops, as a session would make it. The loops are NIO's, a transport
+ * Lettuce would not pick by itself where epoll is available: the store uses the loops' own channel classes.
  */
 class RedisStoreOnEventLoopsTest extends CacheStoreContract {
 
@@ -54,10 +55,20 @@ class RedisStoreOnEventLoopsTest extends CacheStoreContract {
     return new OnLoops(open());
   }
 
+  /** The Redis the stores connect to. */
+  protected String redisUri() {
+    return RedisStoreTest.SHARED_REDIS;
+  }
+
+  /** Deletes the test's keys from {@link #redisUri()}. */
+  protected void deleteKeys(String prefix) throws Exception {
+    RedisServerProcess.deleteKeys(RedisStoreTest.SHARED_REDIS_PORT, prefix);
+  }
+
   private RedisStore open() {
-    assumeThat(Transports.socketChannelClass()).as("Lettuce's transport here").isEqualTo(NioSocketChannel.class);
-    RedisStore redis = RedisStoreTest.connected(new RedisStore(
-        RedisStoreTest.SHARED_REDIS, prefix, Duration.ofSeconds(2), loops, NioSocketChannel.class));
+    RedisStore redis = RedisStoreTest.connected(new RedisStore(redisUri(), prefix, Duration.ofSeconds(2),
+        new RedisStore.Loops(loops, NioSocketChannel.class, NioDomainSocketChannel.class,
+            path -> UnixDomainSocketAddress.of(path))));
     opened.add(redis);
     return redis;
   }
@@ -67,7 +78,7 @@ class RedisStoreOnEventLoopsTest extends CacheStoreContract {
     for (RedisStore r : opened) {
       r.close();
     }
-    RedisServerProcess.deleteKeys(RedisStoreTest.SHARED_REDIS_PORT, prefix);
+    deleteKeys(prefix);
   }
 
   @Test

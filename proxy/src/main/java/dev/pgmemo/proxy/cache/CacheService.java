@@ -13,8 +13,6 @@ import dev.pgmemo.cache.store.ResilientStore;
 import dev.pgmemo.config.CacheConfig;
 import dev.pgmemo.config.PgmemoConfig;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.netty.channel.Channel;
-import io.netty.channel.EventLoopGroup;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -39,18 +37,17 @@ public final class CacheService implements AutoCloseable {
     private volatile CachePolicy policy;
 
     /**
-     * @param loops pgmemo's I/O event loops: the Redis store keeps one connection on each, so that a session's
-     *     store calls complete on its own thread (they must outlive this service: {@link #close} first)
-     * @param socketChannel the socket channel class of their transport
+     * @param loops pgmemo's I/O event loops and their transport: the Redis store keeps one connection on each,
+     *     so that a session's store calls complete on its own thread (they must outlive this service:
+     *     {@link #close} first)
      */
-    public CacheService(PgmemoConfig config, MeterRegistry registry, EventLoopGroup loops,
-            Class<? extends Channel> socketChannel) {
+    public CacheService(PgmemoConfig config, MeterRegistry registry, RedisStore.Loops loops) {
         this.analyzer = new QueryAnalyzer(config.cache().analysisCacheSize());
         CacheStore raw = config.cache().store() == null
                 ? new MemoryStore(config.cache().memoryMaxSize())
-                : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops, socketChannel);
+                : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops);
         this.store = new ResilientStore(raw, config.cache().storeTimeout(), ResilientStore.DEFAULT_FAILURE_THRESHOLD,
-                ResilientStore.DEFAULT_COOLDOWN, loops);
+                ResilientStore.DEFAULT_COOLDOWN, loops.group());
         this.catalog = new Catalog(Duration.ofMinutes(5), analyzer, customSettings);
         this.admission = new Admission(costAdmission(config),
                 config.cache().analysisCacheSize());
