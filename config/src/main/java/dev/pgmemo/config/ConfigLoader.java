@@ -122,6 +122,6 @@ public final class ConfigLoader {
         return new PgmemoConfig(source, PgmemoConfig.DEFAULT_LISTEN, UpstreamConfig.defaults(), null,
                 AdminConfig.defaults(), CacheConfig.defaults(), List.of(), PgmemoConfig.DEFAULT_MAX_MESSAGE_SIZE,
                 PgmemoConfig.DEFAULT_CONNECT_TIMEOUT, PgmemoConfig.DEFAULT_STARTUP_TIMEOUT,
-                PgmemoConfig.DEFAULT_DRAIN_TIMEOUT, null);
+                PgmemoConfig.DEFAULT_DRAIN_TIMEOUT, null, null);
     }
 }

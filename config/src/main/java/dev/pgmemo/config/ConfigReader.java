@@ -25,7 +25,8 @@ import org.yaml.snakeyaml.nodes.Tag;
  */
 final class ConfigReader {
     static final List<String> TOP_KEYS = List.of("listen", "upstream", "connect_timeout", "startup_timeout",
-            "drain_timeout", "max_message_size", "pid_file", "tls", "admin", "cache", "rules");
+            "drain_timeout", "max_message_size", "pid_file", "unix_socket_dir", "unix_socket_mode", "tls", "admin",
+            "cache", "rules");
     static final List<String> TLS_KEYS = List.of("cert", "key");
     static final List<String> ADMIN_KEYS = List.of("listen", "enabled");
     static final List<String> CACHE_KEYS = List.of("enabled", "store", "default_ttl", "max_entry_size",
@@ -67,6 +68,7 @@ final class ConfigReader {
         long maxMessageSize = size(top, "max_message_size", PgmemoConfig.DEFAULT_MAX_MESSAGE_SIZE,
                 PgmemoConfig.MIN_MESSAGE_SIZE_LIMIT, PgmemoConfig.MAX_MESSAGE_SIZE_LIMIT);
         Path pidFile = pidFile(top);
+        UnixSocketListen unixSocket = unixSocket(top, listen);
         TlsConfig tls = tls(top);
         AdminConfig admin = admin(top);
         CacheConfig cache = cache(top);
@@ -82,7 +84,40 @@ final class ConfigReader {
                     "points at pgmemo's own listen address " + listen + "; give PostgreSQL's address");
         }
         return new PgmemoConfig(source, listen, upstream, tls, admin, cache, rules, maxMessageSize,
-                connectTimeout, startupTimeout, drainTimeout, pidFile);
+                connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
+    }
+
+    /** {@code unix_socket_dir} (an existing directory) and {@code unix_socket_mode} (octal, with the directory). */
+    private UnixSocketListen unixSocket(Section top, HostPort listen) throws ConfigException {
+        ScalarNode dirNode = scalar(top, "unix_socket_dir");
+        ScalarNode modeNode = scalar(top, "unix_socket_mode");
+        if (dirNode == null) {
+            if (modeNode != null) {
+                throw error(modeNode, "unix_socket_mode", "needs unix_socket_dir (the directory of the socket)");
+            }
+            return null;
+        }
+        Path dir = path(dirNode, "unix_socket_dir");
+        if (!Files.isDirectory(dir)) {
+            throw error(dirNode, "unix_socket_dir", "directory " + dir + " does not exist");
+        }
+        // With listen's port 0 the port is known only once bound: allow for the longest one.
+        String port = listen.port() == 0 ? "65535" : Integer.toString(listen.port());
+        Path socket = dir.resolve(".s.PGSQL." + port);
+        if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > UnixSocketListen.MAX_PATH_BYTES) {
+            throw error(dirNode, "unix_socket_dir", "socket path " + socket + " is longer than "
+                    + UnixSocketListen.MAX_PATH_BYTES + " bytes, which Linux does not allow");
+        }
+        int mode = UnixSocketListen.DEFAULT_MODE;
+        if (modeNode != null) {
+            String v = modeNode.getValue().trim();
+            if (!v.matches("0?[0-7]{3}")) {
+                throw error(modeNode, "unix_socket_mode", "invalid mode " + Texts.quote(v)
+                        + " (expected octal permission bits, e.g. \"0777\" or \"0770\")");
+            }
+            mode = Integer.parseInt(v, 8);
+        }
+        return new UnixSocketListen(dir, mode);
     }
 
     private UpstreamConfig upstream(Section top) throws ConfigException {

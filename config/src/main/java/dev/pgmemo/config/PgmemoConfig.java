@@ -22,7 +22,7 @@ import java.util.Objects;
 public record PgmemoConfig(Path source, HostPort listen, UpstreamConfig upstream, TlsConfig tls,
                            AdminConfig admin, CacheConfig cache, List<Rule> rules, long maxMessageSize,
                            Duration connectTimeout, Duration startupTimeout, Duration drainTimeout,
-                           Path pidFile) {
+                           Path pidFile, UnixSocketListen unixSocket) {
     public static final HostPort DEFAULT_LISTEN = new HostPort("127.0.0.1", 6433);
     /** PostgreSQL itself allocates at most 1GiB (MaxAllocSize) for one message. */
     public static final long MAX_MESSAGE_SIZE_LIMIT = 1L << 30;
@@ -45,31 +45,31 @@ public record PgmemoConfig(Path source, HostPort listen, UpstreamConfig upstream
 
     public PgmemoConfig withListen(HostPort newListen) {
         return new PgmemoConfig(source, newListen, upstream, tls, admin, cache, rules, maxMessageSize,
-                connectTimeout, startupTimeout, drainTimeout, pidFile);
+                connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
     }
 
     public PgmemoConfig withUpstream(UpstreamConfig newUpstream) {
         return new PgmemoConfig(source, listen, newUpstream, tls, admin, cache, rules, maxMessageSize,
-                connectTimeout, startupTimeout, drainTimeout, pidFile);
+                connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
     }
 
     public PgmemoConfig withTls(TlsConfig newTls) {
         return new PgmemoConfig(source, listen, upstream, newTls, admin, cache, rules, maxMessageSize,
-                connectTimeout, startupTimeout, drainTimeout, pidFile);
+                connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
     }
 
     public PgmemoConfig withAdmin(AdminConfig newAdmin) {
         return new PgmemoConfig(source, listen, upstream, tls, newAdmin, cache, rules, maxMessageSize,
-                connectTimeout, startupTimeout, drainTimeout, pidFile);
+                connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
     }
 
     public PgmemoConfig withCache(CacheConfig newCache) {
         return new PgmemoConfig(source, listen, upstream, tls, admin, newCache, rules, maxMessageSize,
-                connectTimeout, startupTimeout, drainTimeout, pidFile);
+                connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
     }
 
     public PgmemoConfig withRules(List<Rule> newRules) {
         return new PgmemoConfig(source, listen, upstream, tls, admin, cache, newRules, maxMessageSize,
-                connectTimeout, startupTimeout, drainTimeout, pidFile);
+                connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
     }
 }

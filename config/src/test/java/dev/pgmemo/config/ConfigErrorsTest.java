@@ -324,6 +324,34 @@ class ConfigErrorsTest {
     }
 
     @Test
+    void unixSocketListener() throws Exception {
+        String p = dir.resolve("p.yaml").toString();
+        PgmemoConfig c = ConfigLoader.parse("listen: 127.0.0.1:7433\nunix_socket_dir: " + dir + "\n", p);
+        assertThat(c.unixSocket()).isEqualTo(new UnixSocketListen(dir, 0777));
+        assertThat(c.unixSocket().socket(7433)).isEqualTo(dir.resolve(".s.PGSQL.7433"));
+        java.nio.file.Files.createDirectories(dir.resolve("run"));
+        assertThat(ConfigLoader.parse("unix_socket_dir: run\nunix_socket_mode: 0770\n", p).unixSocket())
+                .isEqualTo(new UnixSocketListen(dir.resolve("run"), 0770));
+        assertThat(ConfigLoader.parse("unix_socket_dir: run\nunix_socket_mode: \"700\"\n", p).unixSocket().mode())
+                .isEqualTo(0700);
+        assertThat(ConfigLoader.parse("listen: 127.0.0.1:7433\n", p).unixSocket()).isNull();
+
+        assertThat(thrownBy(() -> ConfigLoader.parse("unix_socket_dir: nowhere\n", p)).getMessage())
+                .isEqualTo(p + ":1: unix_socket_dir: directory " + dir.resolve("nowhere") + " does not exist");
+        assertThat(thrownBy(() -> ConfigLoader.parse("unix_socket_mode: 0770\n", p)).getMessage())
+                .isEqualTo(p + ":1: unix_socket_mode: needs unix_socket_dir (the directory of the socket)");
+        assertThat(thrownBy(() -> ConfigLoader.parse("unix_socket_dir: run\nunix_socket_mode: rwx\n", p)).getMessage())
+                .isEqualTo(p + ":2: unix_socket_mode: invalid mode \"rwx\" (expected octal permission bits, e.g. "
+                        + "\"0777\" or \"0770\")");
+        assertThat(thrownBy(() -> ConfigLoader.parse("unix_socket_dir: run\nunix_socket_mode: 0789\n", p))
+                .getMessage()).contains("unix_socket_mode: invalid mode \"0789\"");
+        Path deep = java.nio.file.Files.createDirectories(dir.resolve("d".repeat(100)));
+        assertThat(thrownBy(() -> ConfigLoader.parse("unix_socket_dir: " + deep + "\n", p)).getMessage())
+                .isEqualTo(p + ":1: unix_socket_dir: socket path " + deep.resolve(".s.PGSQL.6433")
+                        + " is longer than 107 bytes, which Linux does not allow");
+    }
+
+    @Test
     void yamlSyntaxErrorCarriesSnakeYamlsLine() {
         ConfigException e = error("listen: 127.0.0.1:6433\ncache:\n  store: redis://x\n   default_ttl: 5s\n");
         assertThat(e.line()).isEqualTo(4);

@@ -193,6 +193,7 @@ class ConfigLoaderTest {
 
     private static PgmemoConfig withSource(PgmemoConfig c, Path source) {
         return new PgmemoConfig(source, c.listen(), c.upstream(), c.tls(), c.admin(), c.cache(), c.rules(),
-                c.maxMessageSize(), c.connectTimeout(), c.startupTimeout(), c.drainTimeout(), c.pidFile());
+                c.maxMessageSize(), c.connectTimeout(), c.startupTimeout(), c.drainTimeout(), c.pidFile(),
+                c.unixSocket());
     }
 }

@@ -98,8 +98,10 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         client = ctx.channel();
         toClient = new Outbound(client);
-        InetSocketAddress remote = (InetSocketAddress) client.remoteAddress();
-        prefix = "[" + (remote == null ? "?" : remote.getAddress().getHostAddress() + ":" + remote.getPort()) + "]";
+        // A client on the Unix socket has no address; PostgreSQL's logs call it [local] too.
+        prefix = client.remoteAddress() instanceof InetSocketAddress remote
+                ? "[" + remote.getAddress().getHostAddress() + ":" + remote.getPort() + "]"
+                : client.localAddress() instanceof InetSocketAddress ? "[?]" : "[local]";
         proxy.register(this);
         long timeoutMs = proxy.config().startupTimeout().toMillis();
         if (timeoutMs > 0) {
@@ -140,7 +142,9 @@ final class ClientSession extends ChannelInboundHandlerAdapter {
                 protocolFatal("received unencrypted data after SSL request");
                 return;
             }
-            if (proxy.serverSslContext() != null && client.pipeline().get(SslHandler.class) == null) {
+            // As PostgreSQL: TLS over TCP only; a client on the Unix socket is told 'N' (libpq does not ask there).
+            if (proxy.serverSslContext() != null && client.pipeline().get(SslHandler.class) == null
+                    && client.localAddress() instanceof InetSocketAddress) {
                 client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'S'})).addListener(f -> {
                     if (f.isSuccess()) {
                         client.pipeline().addFirst("ssl", proxy.serverSslContext().newHandler(client.alloc()));

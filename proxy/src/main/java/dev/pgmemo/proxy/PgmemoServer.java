@@ -19,6 +19,10 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -48,6 +52,9 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     private final AtomicBoolean draining = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private Channel serverChannel;
+    /** The Unix-socket listener ({@code unix_socket_dir}) and its file, or null. */
+    private Channel socketServerChannel;
+    private Path socketFile;
     private AdminServer admin;
 
     private PgmemoServer(PgmemoConfig config) {
@@ -96,6 +103,14 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     }
 
     private void bind() throws IOException {
+        ChannelInitializer<Channel> sessionsOf = new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                metrics.clientConnectionsTotal.increment();
+                ch.pipeline().addLast("startup", new StartupDecoder());
+                ch.pipeline().addLast("session", new ClientSession(PgmemoServer.this));
+            }
+        };
         ServerBootstrap b = new ServerBootstrap()
                 .group(bossGroup, workerGroup)
                 .channel(transport.serverChannel())
@@ -108,34 +123,118 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        metrics.clientConnectionsTotal.increment();
-                        ch.pipeline().addLast("startup", new StartupDecoder());
-                        ch.pipeline().addLast("session", new ClientSession(PgmemoServer.this));
-                    }
-                });
+                .childHandler(sessionsOf);
         InetSocketAddress address = new InetSocketAddress(config.listen().host(), config.listen().port());
         try {
             serverChannel = b.bind(address).syncUninterruptibly().channel();
         } catch (Exception e) {
             throw new IOException("cannot listen on " + config.listen() + ": " + e.getMessage(), e);
         }
+        if (config.unixSocket() != null) {
+            bindUnixSocket(sessionsOf);
+        }
         if (config.admin().enabled()) {
             admin = new AdminServer(config.admin().listen(), this, registry);
         }
-        log.info("pgmemo listening on {} ({} transport), upstream {}, cache {}{}", new HostPort(config.listen().host(), port()),
+        log.info("pgmemo listening on {}{} ({} transport), upstream {}, cache {}{}",
+                new HostPort(config.listen().host(), port()), socketFile == null ? "" : " and " + socketFile,
                 transport.name(), upstreamConnector.address(), cache == null ? "disabled" : cache.store().describe(),
                 admin == null ? "" : ", admin on " + new HostPort(config.admin().listen().host(), admin.port()));
     }
 
-    /** The proxy port actually bound (useful when the configuration asked for port 0). */
+    /**
+     * The listener on {@code <unix_socket_dir>/.s.PGSQL.<port>}, for local clients ({@code psql -h <dir>}), with the
+     * configured permission bits. A socket file that nobody accepts on (left by a server that did not stop
+     * cleanly) is replaced; one that accepts connections belongs to a running server, and start-up fails, as it
+     * does for anything else in the way.
+     */
+    private void bindUnixSocket(ChannelInitializer<Channel> sessionsOf) throws IOException {
+        Path file = config.unixSocket().socket(port());
+        if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            if (!isSocket(file)) {
+                throw new IOException("cannot listen on " + file + ": a file that is not a socket is in the way");
+            }
+            if (acceptsConnections(file)) {
+                throw new IOException("cannot listen on " + file + ": another server accepts connections on it");
+            }
+            Files.delete(file);
+            log.info("removed stale socket file {}", file);
+        }
+        ServerBootstrap b = new ServerBootstrap()
+                .group(bossGroup, workerGroup)
+                .channel(transport.serverDomainSocketChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT)
+                .childHandler(sessionsOf);
+        if (!transport.name().equals("nio")) {
+            b.childOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // NIO's Unix-socket channel has no such option
+        }
+        try {
+            socketServerChannel = b.bind(transport.domainSocketAddress(file)).syncUninterruptibly().channel();
+        } catch (Exception e) {
+            throw new IOException("cannot listen on " + file + ": " + e.getMessage(), e);
+        }
+        socketFile = file;
+        Files.setPosixFilePermissions(file, permissions(config.unixSocket().mode()));
+    }
+
+    private static boolean isSocket(Path file) throws IOException {
+        int mode = (Integer) Files.getAttribute(file, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        return (mode & 0170000) == 0140000; // S_IFSOCK
+    }
+
+    private static boolean acceptsConnections(Path file) {
+        try (java.nio.channels.SocketChannel probe = java.nio.channels.SocketChannel.open(
+                java.net.UnixDomainSocketAddress.of(file))) {
+            return probe.isConnected();
+        } catch (IOException refused) {
+            return false;
+        }
+    }
+
+    static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> out = java.util.EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] bits = PosixFilePermission.values(); // OWNER_READ ... OTHERS_EXECUTE, highest bit first
+        for (int i = 0; i < bits.length; i++) {
+            if ((mode & (1 << (bits.length - 1 - i))) != 0) {
+                out.add(bits[i]);
+            }
+        }
+        return out;
+    }
+
+    /** The Unix socket pgmemo listens on too, or null. */
+    public Path unixSocket() {
+        return socketFile;
+    }
+
+    /**
+     * Closes the listeners: no new connections. The socket file goes with its listener, once: a second call (the
+     * end of a drain) must not remove the file of a pgmemo that started on the same path in the meantime.
+     */
+    private synchronized void closeListeners() {
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
+        }
+        Channel socketListener = socketServerChannel;
+        if (socketListener != null) {
+            socketServerChannel = null;
+            socketListener.close().syncUninterruptibly();
+            try {
+                Files.deleteIfExists(socketFile);
+            } catch (IOException e) {
+                log.warn("cannot remove socket file {}: {}", socketFile, e.getMessage());
+            }
+        }
+    }
+
     /** The socket transport every channel uses: "io_uring", "epoll" or "nio" (see {@link Transport}). */
     public String transportName() {
         return transport.name();
     }
 
+    /** The proxy port actually bound (useful when the configuration asked for port 0). */
     public int port() {
         return ((InetSocketAddress) serverChannel.localAddress()).getPort();
     }
@@ -239,6 +338,9 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         if (!fresh.listen().equals(config.listen())) {
             ignored.add("listen");
         }
+        if (!java.util.Objects.equals(fresh.unixSocket(), config.unixSocket())) {
+            ignored.add("unix_socket_dir/unix_socket_mode");
+        }
         if (!fresh.upstream().equals(config.upstream())) {
             ignored.add("upstream");
         }
@@ -316,9 +418,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         }
         log.info("pgmemo stopping: no new connections, draining {} session(s) for up to {}s", sessions.size(),
                 drainTimeout.toSeconds());
-        if (serverChannel != null) {
-            serverChannel.close().syncUninterruptibly();
-        }
+        closeListeners();
         sessions.forEach(ClientSession::beginDrain);
         long deadline = System.nanoTime() + drainTimeout.toNanos();
         while (!sessions.isEmpty() && System.nanoTime() < deadline) {
@@ -337,6 +437,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     }
 
     private void shutdownNow() {
+        closeListeners(); // a no-op after stop(); on a failed start, what was bound
         if (admin != null) {
             admin.stop();
         }

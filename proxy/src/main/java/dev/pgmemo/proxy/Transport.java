@@ -9,17 +9,20 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringDomainSocketChannel;
 import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerDomainSocketChannel;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -36,7 +39,8 @@ import java.util.Locale;
  * that is unavailable here falls back the same way.
  */
 record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannel,
-                 Class<? extends SocketChannel> socketChannel, Class<? extends Channel> domainSocketChannel) {
+                 Class<? extends SocketChannel> socketChannel, Class<? extends Channel> domainSocketChannel,
+                 Class<? extends ServerChannel> serverDomainSocketChannel) {
 
     /**
      * Lettuce's switch for its epoll transport. The Redis store's connections on our loops use our channel
@@ -54,19 +58,23 @@ record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends
                 System.setProperty(LETTUCE_EPOLL, "false");
             }
             return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                    IoUringSocketChannel.class, IoUringDomainSocketChannel.class);
+                    IoUringSocketChannel.class, IoUringDomainSocketChannel.class,
+                    IoUringServerDomainSocketChannel.class);
         }
         if (!wanted.equals("nio") && Epoll.isAvailable()) {
             return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                    EpollSocketChannel.class, EpollDomainSocketChannel.class);
+                    EpollSocketChannel.class, EpollDomainSocketChannel.class, EpollServerDomainSocketChannel.class);
         }
         return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class,
-                NioDomainSocketChannel.class);
+                NioDomainSocketChannel.class, NioServerDomainSocketChannel.class);
     }
 
-    /** The address a {@link #domainSocketChannel} connects to: NIO takes the JDK's, the native ones Netty's. */
+    /**
+     * The address a {@link #domainSocketChannel} connects to, or a {@link #serverDomainSocketChannel} binds to:
+     * NIO takes the JDK's, the native ones Netty's.
+     */
     SocketAddress domainSocketAddress(Path socket) {
-        return domainSocketChannel == NioDomainSocketChannel.class
+        return name.equals("nio")
                 ? UnixDomainSocketAddress.of(socket)
                 : new DomainSocketAddress(socket.toString());
     }

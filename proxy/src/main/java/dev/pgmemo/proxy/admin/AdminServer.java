@@ -56,6 +56,7 @@ public final class AdminServer {
                         + ",\"pid\":" + ProcessHandle.current().pid()
                         + ",\"version\":\"" + Version.get() + "\""
                         + ",\"listen\":" + jsonString(new HostPort(server.config().listen().host(), server.port()).toString())
+                        + (server.unixSocket() == null ? "" : ",\"unix_socket\":" + jsonString(server.unixSocket().toString()))
                         + ",\"upstream\":" + jsonString(server.config().upstream().describe())
                         + ",\"sessions\":" + server.openSessions() + "}\n";
                 send(ex, 200, "application/json", body);

@@ -36,8 +36,10 @@ final class StatusCommand implements Callable<Integer> {
             try {
                 HttpResponse<String> r = admin.get("/status");
                 String body = r.body();
+                String socket = AdminClient.field(body, "unix_socket");
                 System.out.println("pgmemo is " + AdminClient.field(body, "status") + " (pid " + AdminClient.field(body, "pid")
                         + ", version " + AdminClient.field(body, "version") + ", listening on " + AdminClient.field(body, "listen")
+                        + (socket == null ? "" : " and " + socket)
                         + ", upstream " + AdminClient.field(body, "upstream") + ", " + AdminClient.field(body, "sessions")
                         + " client session(s))");
                 return 0;
