@@ -87,10 +87,16 @@ final class ConfigReader {
                 connectTimeout, startupTimeout, drainTimeout, pidFile, unixSocket);
     }
 
-    /** {@code unix_socket_dir} (an existing directory) and {@code unix_socket_mode} (octal, with the directory). */
+    /**
+     * {@code unix_socket_dir} (an existing directory; empty means none) and {@code unix_socket_mode} (octal, with
+     * the directory).
+     */
     private UnixSocketListen unixSocket(Section top, HostPort listen) throws ConfigException {
         ScalarNode dirNode = scalar(top, "unix_socket_dir");
         ScalarNode modeNode = scalar(top, "unix_socket_mode");
+        if (dirNode != null && dirNode.getValue().isBlank()) {
+            dirNode = null; // empty: no socket, as in PgBouncer
+        }
         if (dirNode == null) {
             if (modeNode != null) {
                 throw error(modeNode, "unix_socket_mode", "needs unix_socket_dir (the directory of the socket)");

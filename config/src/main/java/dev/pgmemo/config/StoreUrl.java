@@ -127,22 +127,30 @@ final class StoreUrl {
         }
     }
 
-    /** The URL with any password replaced by {@code ***}; null stays null. */
+    /**
+     * The URL with any password replaced by {@code ***}; null stays null. The user information ends at the last
+     * {@code @} before the path of a socket URL, else at the last {@code @} before a Sentinel's {@code #master}
+     * (or the end), so a password with {@code /} or {@code @} in it is hidden whole.
+     */
     static String redact(String url) {
         if (url == null) {
             return null;
         }
         int schemeEnd = url.indexOf("://");
         int start = schemeEnd < 0 ? 0 : schemeEnd + 3;
-        int slash = url.indexOf('/', start);
-        int end = slash < 0 ? url.length() : slash;
-        if (url.startsWith("redis-sentinel://") || url.startsWith("rediss-sentinel://")) {
-            int hash = url.lastIndexOf('#');
-            if (hash >= start && hash < end) {
-                end = hash; // the master's name after '#'
+        int at;
+        if (url.startsWith("redis-socket://")) {
+            at = url.lastIndexOf("@/");
+        } else {
+            int end = url.length();
+            if (url.startsWith("redis-sentinel://") || url.startsWith("rediss-sentinel://")) {
+                int hash = url.lastIndexOf('#');
+                if (hash >= start) {
+                    end = hash; // the master's name after '#'
+                }
             }
+            at = end == 0 ? -1 : url.lastIndexOf('@', end - 1);
         }
-        int at = url.lastIndexOf('@', end - 1);
         if (at < start) {
             return url;
         }

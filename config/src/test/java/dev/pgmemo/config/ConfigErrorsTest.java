@@ -277,6 +277,10 @@ class ConfigErrorsTest {
         assertThat(message("cache:\n  store: redis-socket:///tmp/r.sock?database=x\n")).startsWith(
                 "pgmemo.yaml:2: cache.store: invalid store \"redis-socket:///tmp/r.sock?database=x\": database \"x\" "
                         + "is not a number");
+        assertThat(message("cache:\n  store: redis-socket://:pa/ss@/tmp/r.sock?x=1\n"))
+                .startsWith("pgmemo.yaml:2: cache.store: invalid store \"redis-socket://:***@/tmp/r.sock?x=1\"")
+                .doesNotContain("pa/ss");
+        assertThat(message("cache:\n  store: redis://u:pa/ss@cache:port\n")).doesNotContain("pa/ss").contains("u:***@");
         String longPath = "/tmp/" + "d".repeat(100) + "/redis.sock";
         assertThat(message("cache:\n  store: redis-socket://" + longPath + "\n")).endsWith(
                 ": socket path is longer than 107 bytes, which Linux does not allow");
@@ -335,6 +339,8 @@ class ConfigErrorsTest {
         assertThat(ConfigLoader.parse("unix_socket_dir: run\nunix_socket_mode: \"700\"\n", p).unixSocket().mode())
                 .isEqualTo(0700);
         assertThat(ConfigLoader.parse("listen: 127.0.0.1:7433\n", p).unixSocket()).isNull();
+        assertThat(ConfigLoader.parse("unix_socket_dir: \"\"\n", p).unixSocket()).as("empty: none").isNull();
+        assertThat(ConfigLoader.parse("unix_socket_dir:\n", p).unixSocket()).as("empty: none").isNull();
 
         assertThat(thrownBy(() -> ConfigLoader.parse("unix_socket_dir: nowhere\n", p)).getMessage())
                 .isEqualTo(p + ":1: unix_socket_dir: directory " + dir.resolve("nowhere") + " does not exist");

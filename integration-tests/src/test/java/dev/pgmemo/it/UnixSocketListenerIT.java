@@ -153,8 +153,9 @@ class UnixSocketListenerIT {
             // The same server does TLS over TCP.
             Cmd.Result r = Cmd.run(Duration.ofSeconds(30), dir, null, null, List.of("psql", "-X", "-At", "-d",
                     "host=127.0.0.1 port=" + pgmemo.port() + " user=" + ItEnv.USER + " dbname=" + ItEnv.DB
-                            + " sslmode=require", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"));
+                            + " sslmode=require", "-c", "\\conninfo"));
             assertThat(r.exitCode()).as(r.describe()).isZero();
+            assertThat(r.stdout()).as(r.describe()).contains("SSL connection (protocol: TLS");
             Cmd.Result viaSocket = psql(pgmemo, "-At", "-c", "SELECT 'over the socket'");
             assertThat(viaSocket.stdout().trim()).as(viaSocket.describe()).isEqualTo("over the socket");
         }

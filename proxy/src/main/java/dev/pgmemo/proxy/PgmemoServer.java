@@ -55,6 +55,8 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     /** The Unix-socket listener ({@code unix_socket_dir}) and its file, or null. */
     private Channel socketServerChannel;
     private Path socketFile;
+    /** The socket file's identity (device and inode) when bound: only that file is removed at stop. */
+    private Object socketFileKey;
     private AdminServer admin;
 
     private PgmemoServer(PgmemoConfig config) {
@@ -144,9 +146,9 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
 
     /**
      * The listener on {@code <unix_socket_dir>/.s.PGSQL.<port>}, for local clients ({@code psql -h <dir>}), with the
-     * configured permission bits. A socket file that nobody accepts on (left by a server that did not stop
-     * cleanly) is replaced; one that accepts connections belongs to a running server, and start-up fails, as it
-     * does for anything else in the way.
+     * configured permission bits. A socket file that refuses connections (left by a server that did not stop
+     * cleanly) is replaced; anything else in the way (a socket that accepts, or that cannot be probed, or a file
+     * that is not a socket) stops start-up.
      */
     private void bindUnixSocket(ChannelInitializer<Channel> sessionsOf) throws IOException {
         Path file = config.unixSocket().socket(port());
@@ -154,10 +156,11 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
             if (!isSocket(file)) {
                 throw new IOException("cannot listen on " + file + ": a file that is not a socket is in the way");
             }
-            if (acceptsConnections(file)) {
-                throw new IOException("cannot listen on " + file + ": another server accepts connections on it");
+            String inUse = probe(file);
+            if (inUse != null) {
+                throw new IOException("cannot listen on " + file + ": " + inUse);
             }
-            Files.delete(file);
+            Files.deleteIfExists(file);
             log.info("removed stale socket file {}", file);
         }
         ServerBootstrap b = new ServerBootstrap()
@@ -176,6 +179,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
             throw new IOException("cannot listen on " + file + ": " + e.getMessage(), e);
         }
         socketFile = file;
+        socketFileKey = fileKey(file);
         Files.setPosixFilePermissions(file, permissions(config.unixSocket().mode()));
     }
 
@@ -184,12 +188,29 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         return (mode & 0170000) == 0140000; // S_IFSOCK
     }
 
-    private static boolean acceptsConnections(Path file) {
+    /**
+     * Null when the socket refuses connections (nothing listens: stale); otherwise why it must be left alone. The
+     * probe does not block: a server whose queue is full, or that is stopped, counts as listening.
+     */
+    private static String probe(Path file) {
         try (java.nio.channels.SocketChannel probe = java.nio.channels.SocketChannel.open(
-                java.net.UnixDomainSocketAddress.of(file))) {
-            return probe.isConnected();
-        } catch (IOException refused) {
-            return false;
+                java.net.StandardProtocolFamily.UNIX)) {
+            probe.configureBlocking(false);
+            probe.connect(java.net.UnixDomainSocketAddress.of(file));
+            return "another server accepts connections on it";
+        } catch (java.net.ConnectException refused) {
+            return null;
+        } catch (IOException e) {
+            return "cannot tell whether a server uses it (" + e.getMessage() + ")";
+        }
+    }
+
+    private static Object fileKey(Path file) {
+        try {
+            return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return null;
         }
     }
 
@@ -210,22 +231,27 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     }
 
     /**
-     * Closes the listeners: no new connections. The socket file goes with its listener, once: a second call (the
-     * end of a drain) must not remove the file of a pgmemo that started on the same path in the meantime.
+     * Closes the listeners: no new connections. The Unix socket goes first, and its file with it (Netty's epoll and
+     * NIO listeners remove the file themselves; for io_uring pgmemo does, if the file is still the one it bound),
+     * before the TCP port is released: a pgmemo starting on the same port meanwhile binds its socket only after
+     * that, and a second call (at the end of a drain) touches nothing.
      */
     private synchronized void closeListeners() {
-        if (serverChannel != null) {
-            serverChannel.close().syncUninterruptibly();
-        }
         Channel socketListener = socketServerChannel;
         if (socketListener != null) {
             socketServerChannel = null;
             socketListener.close().syncUninterruptibly();
-            try {
-                Files.deleteIfExists(socketFile);
-            } catch (IOException e) {
-                log.warn("cannot remove socket file {}: {}", socketFile, e.getMessage());
+            Object key = fileKey(socketFile);
+            if (key != null && key.equals(socketFileKey)) {
+                try {
+                    Files.deleteIfExists(socketFile);
+                } catch (IOException e) {
+                    log.warn("cannot remove socket file {}: {}", socketFile, e.getMessage());
+                }
             }
+        }
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
         }
     }
 

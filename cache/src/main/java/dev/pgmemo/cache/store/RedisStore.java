@@ -23,6 +23,7 @@ import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.EventLoopGroupProvider;
 import io.lettuce.core.resource.NettyCustomizer;
+import io.lettuce.core.resource.Transports;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.BootstrapConfig;
 import io.netty.channel.Channel;
@@ -208,7 +209,8 @@ public final class RedisStore implements CacheStore {
    * @param loops event loops to put one Redis connection on each, so that a call made on one of them
    *     completes on it without a thread hop, with their transport's channel classes; the store neither owns
    *     nor shuts them down, and they must outlive it. Null to let Lettuce run its own threads (a Unix socket
-   *     then needs Lettuce's epoll transport).
+   *     then needs Lettuce's epoll transport). A host name on loops of a transport other than Lettuce's choice
+   *     also keeps Lettuce's threads (its DNS resolver runs on its own transport).
    */
   public RedisStore(String uri, String prefix, Duration timeout, Loops loops) {
     if (timeout.isNegative() || timeout.isZero()) {
@@ -251,7 +253,16 @@ public final class RedisStore implements CacheStore {
             .build())
         .build();
     boolean addressesOnly = seeds.stream().allMatch(RedisStore::addressesOnly);
-    if (loops != null) {
+    // A host name is resolved by Lettuce's DNS resolver, whose channels are of the transport Lettuce prefers: on
+    // loops of another transport (NIO where epoll is available) it cannot run, so such a store keeps Lettuce's
+    // own threads. Addresses and Unix sockets need no resolver and go on any loops.
+    boolean onLoops = loops != null && (addressesOnly || Transports.socketChannelClass().equals(loops.socketChannel()));
+    if (loops != null && !onLoops) {
+      log.info("Redis connections on Lettuce's own threads: {} needs name resolution, which Lettuce does with its "
+          + "own transport ({}), not {}", description, Transports.socketChannelClass().getSimpleName(),
+          loops.socketChannel().getSimpleName());
+    }
+    if (onLoops) {
       // Lettuce's computation threads and timer: reconnect delays and events only, nothing per command.
       this.resources = resolver(ClientResources.builder(), addressesOnly)
           .ioThreadPoolSize(1)

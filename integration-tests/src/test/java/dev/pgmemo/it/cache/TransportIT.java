@@ -8,7 +8,6 @@ import dev.pgmemo.it.cache.CacheIt.Store;
 import dev.pgmemo.it.Transports;
 import dev.pgmemo.proxy.PgmemoServer;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -63,8 +62,9 @@ class TransportIT {
 
     /**
      * Redis on its Unix-domain socket ({@code store: redis-socket:///path}): the connections are on pgmemo's own
-     * loops over every transport (Lettuce by itself would take a socket only over epoll), and a second pgmemo on
-     * the same Redis sees the first one's invalidation.
+     * loops over every transport (Lettuce by itself would take a socket only over epoll), a second pgmemo on the
+     * same Redis hits what the first stored and sees its invalidation, and after Redis restarts both reconnect over
+     * the socket and serve hits again.
      */
     @ParameterizedTest
     @MethodSource("dev.pgmemo.it.Transports#all")
@@ -74,16 +74,50 @@ class TransportIT {
                 PgmemoServer pgmemo = Transports.startOn(transport, () -> CacheIt.start(redis.yaml()));
                 PgmemoServer peer = CacheIt.start(redis.yaml())) {
             relaysCachesAndInvalidates(pgmemo, transport, k);
-            assertThat(redis.clientList()).as("pgmemo's connections come over the socket")
-                    .isNotEmpty().allSatisfy(l -> assertThat(l).contains("addr=" + redis.socket));
 
-            try (Connection viaPeer = CacheIt.connect(peer, Mode.SERVER_PREPARED);
+            // Simple mode on both: the same request (with prepareThreshold=1 a connection's first execution is not).
+            try (Connection viaPeer = CacheIt.connect(peer, Mode.SIMPLE);
                     Connection c = CacheIt.connect(pgmemo, Mode.SIMPLE)) {
+                Metrics p0 = CacheIt.settledMetrics(peer, viaPeer);
+                assertThat(CacheIt.one(c, READ, k)).isEqualTo("2"); // stored by the first instance
                 assertThat(CacheIt.one(viaPeer, READ, k)).isEqualTo("2");
-                assertThat(CacheIt.one(viaPeer, READ, k)).isEqualTo("2"); // cached in the shared Redis
+                Metrics p1 = CacheIt.metrics(peer, viaPeer);
+                assertThat(p1.hits() - p0.hits()).as("the peer hits the shared entry: %s", p1.since(p0)).isEqualTo(1);
                 assertThat(CacheIt.update(c, "UPDATE " + TABLE + " SET v = 3 WHERE k = ?", k)).isEqualTo(1);
                 assertThat(CacheIt.one(viaPeer, READ, k)).as("the peer sees the invalidation at once").isEqualTo("3");
+
+                redis.restart();
+                awaitHit(pgmemo, c, k, "3");
+                awaitHit(peer, viaPeer, k, "3");
             }
+        }
+    }
+
+    /**
+     * Redis by host name, which Lettuce's DNS resolver resolves on its own transport: where that is not pgmemo's
+     * (NIO with epoll available), the store keeps Lettuce's threads and still caches.
+     */
+    @ParameterizedTest
+    @MethodSource("dev.pgmemo.it.Transports#all")
+    void cachesInRedisGivenByHostName(String transport) throws Exception {
+        String yaml = CacheIt.yaml(Store.REDIS, "").replace(CacheIt.REDIS, CacheIt.REDIS.replace("127.0.0.1", "localhost"));
+        assertThat(yaml).contains("redis://localhost:");
+        try (PgmemoServer pgmemo = Transports.startOn(transport, () -> CacheIt.start(yaml))) {
+            relaysCachesAndInvalidates(pgmemo, transport, transport + "-redis-by-name");
+        }
+    }
+
+    /** Reads until a read is a hit again (the store reconnected), within 15 s; every read returns {@code expected}. */
+    private static void awaitHit(PgmemoServer pgmemo, Connection c, String k, String expected) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (true) {
+            Metrics before = CacheIt.metrics(pgmemo, c);
+            assertThat(CacheIt.one(c, READ, k)).isEqualTo(expected);
+            if (CacheIt.metrics(pgmemo, c).hits() > before.hits()) {
+                return;
+            }
+            assertThat(System.nanoTime()).as("a hit again after Redis restarted").isLessThan(deadline);
+            Thread.sleep(100);
         }
     }
 
@@ -111,50 +145,61 @@ class TransportIT {
     private static final class SocketRedis implements AutoCloseable {
         final Path dir;
         final Path socket;
-        private final Process process;
+        private Process process;
 
-        private SocketRedis(Path dir, Process process) {
+        private SocketRedis(Path dir) {
             this.dir = dir;
             this.socket = dir.resolve("redis.sock");
-            this.process = process;
         }
 
         static SocketRedis start() throws IOException, InterruptedException {
-            Path dir = Files.createTempDirectory("pgmemo-it-redis");
-            Process p = new ProcessBuilder("redis-server", "--port", "0", "--unixsocket",
-                    dir.resolve("redis.sock").toString(), "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-                    "--dir", dir.toString())
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
-            SocketRedis redis = new SocketRedis(dir, p);
+            SocketRedis redis = new SocketRedis(Files.createTempDirectory("pgmemo-it-redis"));
+            try {
+                redis.startProcess();
+            } catch (IOException | RuntimeException e) {
+                redis.close();
+                throw e;
+            }
+            return redis;
+        }
+
+        private void startProcess() throws IOException, InterruptedException {
+            process = new ProcessBuilder("redis-server", "--port", "0", "--unixsocket", socket.toString(),
+                    "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("redis.log")
+                            .toFile())).start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!Files.exists(redis.socket)) {
-                if (!p.isAlive() || System.nanoTime() > deadline) {
-                    String log = Files.readString(dir.resolve("redis.log"));
-                    redis.close();
-                    throw new IOException("redis-server did not create " + redis.socket + ": " + log);
+            while (!Files.exists(socket)) {
+                if (!process.isAlive() || System.nanoTime() > deadline) {
+                    throw new IOException("redis-server did not create " + socket + ": "
+                            + Files.readString(dir.resolve("redis.log")));
                 }
                 Thread.sleep(10);
             }
-            return redis;
+        }
+
+        /** SIGKILL and a new, empty server on the same socket. */
+        void restart() throws IOException, InterruptedException {
+            stopProcess();
+            Files.deleteIfExists(socket);
+            startProcess();
         }
 
         String yaml() {
             return CacheIt.yaml(Store.MEMORY, "").replace("cache:\n", "cache:\n  store: \"redis-socket://" + socket + "\"\n");
         }
 
-        /** CLIENT LIST over the socket, without redis-cli's own connection. */
-        List<String> clientList() throws IOException, InterruptedException {
-            Process cli = new ProcessBuilder("redis-cli", "-s", socket.toString(), "CLIENT", "LIST")
-                    .redirectErrorStream(true).start();
-            String out = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(cli.waitFor(10, TimeUnit.SECONDS)).isTrue();
-            return out.lines().filter(l -> !l.contains("cmd=client")).toList();
+        private void stopProcess() throws InterruptedException {
+            if (process != null) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+                process = null;
+            }
         }
 
         @Override
         public void close() throws IOException, InterruptedException {
-            process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            stopProcess();
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : files.toList()) {
                     Files.deleteIfExists(f);
