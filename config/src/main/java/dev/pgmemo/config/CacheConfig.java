@@ -14,9 +14,12 @@ import java.util.Objects;
  * @param memoryMaxSize     bound of the in-process store
  * @param storeTimeout      a store call slower than this counts as a miss (fail open)
  * @param analysisCacheSize how many query fingerprints' analysis verdicts are memoized
+ * @param storeCa           CA certificates (PEM) that a TLS store's certificate must chain to; null = the JVM's
+ *                          trust store
  */
 public record CacheConfig(boolean enabled, String store, Duration defaultTtl, long maxEntrySize,
-                          long memoryMaxSize, Duration storeTimeout, int analysisCacheSize, Admission admission) {
+                          long memoryMaxSize, Duration storeTimeout, int analysisCacheSize, Admission admission,
+                          java.nio.file.Path storeCa) {
     public static final Duration DEFAULT_TTL = Duration.ofSeconds(60);
     public static final long DEFAULT_MAX_ENTRY_SIZE = 1L << 20;
     public static final long DEFAULT_MEMORY_MAX_SIZE = 256L << 20;
@@ -40,7 +43,7 @@ public record CacheConfig(boolean enabled, String store, Duration defaultTtl, lo
     /** Enabled, in-process store, 60s default ttl, 1MiB entries, 256MiB memory, 200ms store timeout. */
     public static CacheConfig defaults() {
         return new CacheConfig(true, null, DEFAULT_TTL, DEFAULT_MAX_ENTRY_SIZE, DEFAULT_MEMORY_MAX_SIZE,
-                DEFAULT_STORE_TIMEOUT, DEFAULT_ANALYSIS_CACHE_SIZE, Admission.COST);
+                DEFAULT_STORE_TIMEOUT, DEFAULT_ANALYSIS_CACHE_SIZE, Admission.COST, null);
     }
 
     /** True when results live in this process rather than Redis. */
@@ -50,15 +53,15 @@ public record CacheConfig(boolean enabled, String store, Duration defaultTtl, lo
 
     public CacheConfig withStore(String newStore) {
         return new CacheConfig(enabled, newStore, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout,
-                analysisCacheSize, admission);
+                analysisCacheSize, admission, storeCa);
     }
 
     public CacheConfig withDefaultTtl(Duration ttl) {
-        return new CacheConfig(enabled, store, ttl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize, admission);
+        return new CacheConfig(enabled, store, ttl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize, admission, storeCa);
     }
 
     public CacheConfig withEnabled(boolean on) {
-        return new CacheConfig(on, store, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize, admission);
+        return new CacheConfig(on, store, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout, analysisCacheSize, admission, storeCa);
     }
 
     @Override
@@ -66,6 +69,6 @@ public record CacheConfig(boolean enabled, String store, Duration defaultTtl, lo
         return "CacheConfig[enabled=" + enabled + ", store=" + StoreUrl.redact(store)
                 + ", defaultTtl=" + defaultTtl + ", maxEntrySize=" + maxEntrySize
                 + ", memoryMaxSize=" + memoryMaxSize + ", storeTimeout=" + storeTimeout
-                + ", analysisCacheSize=" + analysisCacheSize + ", admission=" + admission + "]";
+                + ", analysisCacheSize=" + analysisCacheSize + ", admission=" + admission + ", storeCa=" + storeCa + "]";
     }
 }

@@ -30,7 +30,7 @@ final class ConfigReader {
     static final List<String> TLS_KEYS = List.of("cert", "key");
     static final List<String> ADMIN_KEYS = List.of("listen", "enabled");
     static final List<String> CACHE_KEYS = List.of("enabled", "store", "default_ttl", "max_entry_size",
-            "memory_max_size", "store_timeout", "analysis_cache_size", "admission");
+            "memory_max_size", "store_timeout", "analysis_cache_size", "admission", "store_ca");
     static final List<String> RULE_KEYS = List.of("match", "ttl", "cache");
     static final List<String> MATCH_KEYS = List.of("tables", "query", "pattern");
 
@@ -222,8 +222,31 @@ final class ConfigReader {
                     + ") is larger than memory_max_size (" + Units.formatSize(memoryMaxSize)
                     + "), so no such entry could be kept");
         }
+        Path storeCa = storeCa(cache, store);
         return new CacheConfig(enabled, store, defaultTtl, maxEntrySize, memoryMaxSize, storeTimeout,
-                analysisCacheSize, admission);
+                analysisCacheSize, admission, storeCa);
+    }
+
+    /** {@code cache.store_ca}: a readable file of PEM certificates, for a TLS store ({@code rediss...://}) only. */
+    private Path storeCa(Section cache, String store) throws ConfigException {
+        ScalarNode node = scalar(cache, "store_ca");
+        if (node == null) {
+            return null;
+        }
+        if (store == null || !store.startsWith("rediss")) {
+            throw error(node, "cache.store_ca", "applies to a TLS store only (rediss://, rediss-sentinel://, "
+                    + "rediss-cluster://)" + (store == null ? "; no store is configured" : ""));
+        }
+        Path path = readableFile(node, "cache.store_ca", path(node, "cache.store_ca"), "");
+        try (java.io.InputStream in = Files.newInputStream(path)) {
+            if (java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in).isEmpty()) {
+                throw error(node, "cache.store_ca", "no certificate in " + path + " (expected PEM)");
+            }
+        } catch (java.io.IOException | java.security.cert.CertificateException e) {
+            throw error(node, "cache.store_ca", "cannot read certificates from " + path + " (expected PEM): "
+                    + e.getMessage());
+        }
+        return path;
     }
 
     private List<Rule> rules(Section top) throws ConfigException {

@@ -287,6 +287,26 @@ class ConfigErrorsTest {
     }
 
     @Test
+    void storeCaIsAPemFileForATlsStore() throws Exception {
+        String p = dir.resolve("p.yaml").toString();
+        java.nio.file.Files.copy(ConfigLoaderTest.resource("/test-ca.crt"), dir.resolve("ca.crt"));
+        assertThat(ConfigLoader.parse("cache:\n  store: rediss://cache:6380\n  store_ca: ca.crt\n", p).cache().storeCa())
+                .isEqualTo(dir.resolve("ca.crt"));
+        assertThat(ConfigLoader.parse("cache:\n  store: rediss-cluster://n1:7000\n  store_ca: ca.crt\n", p).cache()
+                .storeCa()).isEqualTo(dir.resolve("ca.crt"));
+        assertThat(thrownBy(() -> ConfigLoader.parse("cache:\n  store: redis://cache:6379\n  store_ca: ca.crt\n", p))
+                .getMessage()).isEqualTo(p + ":3: cache.store_ca: applies to a TLS store only (rediss://, "
+                        + "rediss-sentinel://, rediss-cluster://)");
+        assertThat(thrownBy(() -> ConfigLoader.parse("cache:\n  store_ca: ca.crt\n", p)).getMessage())
+                .endsWith("; no store is configured");
+        assertThat(thrownBy(() -> ConfigLoader.parse("cache:\n  store: rediss://c:1\n  store_ca: none.crt\n", p))
+                .getMessage()).isEqualTo(p + ":3: cache.store_ca: file not found: " + dir.resolve("none.crt"));
+        java.nio.file.Files.writeString(dir.resolve("junk.crt"), "not a certificate\n");
+        assertThat(thrownBy(() -> ConfigLoader.parse("cache:\n  store: rediss://c:1\n  store_ca: junk.crt\n", p))
+                .getMessage()).startsWith(p + ":3: cache.store_ca: ");
+    }
+
+    @Test
     void upstreamMustNotCarryCredentialsOrDatabase() {
         String withPassword = message("upstream: postgresql://app:hunter2@db:5432\n");
         assertThat(withPassword).isEqualTo("pgmemo.yaml:1: upstream: upstream must not contain a user name or "

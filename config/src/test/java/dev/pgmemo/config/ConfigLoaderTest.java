@@ -24,7 +24,7 @@ class ConfigLoaderTest {
         assertThat(c.tls()).isNull();
         assertThat(c.admin()).isEqualTo(new AdminConfig(new HostPort("127.0.0.1", 9433), true));
         assertThat(c.cache()).isEqualTo(new CacheConfig(true, null, Duration.ofSeconds(60), 1 << 20, 256L << 20,
-                Duration.ofMillis(200), 10_000, CacheConfig.Admission.COST));
+                Duration.ofMillis(200), 10_000, CacheConfig.Admission.COST, null));
         assertThat(c.rules()).isEmpty();
         assertThat(c.maxMessageSize()).isEqualTo(1L << 30);
         assertThat(c.connectTimeout()).isEqualTo(Duration.ofSeconds(5));
@@ -76,7 +76,7 @@ class ConfigLoaderTest {
         assertThat(c.tls()).isEqualTo(new TlsConfig(base.resolve("certs/server.crt"), base.resolve("certs/server.key")));
         assertThat(c.admin()).isEqualTo(new AdminConfig(new HostPort("::1", 9500), false));
         assertThat(c.cache()).isEqualTo(new CacheConfig(false, "rediss://:s3cret@redis.internal:6380/2", Duration.ZERO,
-                512 << 10, 1_000_000_000L, Duration.ofMillis(1500), 20_000, CacheConfig.Admission.COST));
+                512 << 10, 1_000_000_000L, Duration.ofMillis(1500), 20_000, CacheConfig.Admission.COST, null));
 
         assertThat(c.rules()).hasSize(3);
         Rule first = c.rules().get(0);

@@ -213,6 +213,14 @@ public final class RedisStore implements CacheStore {
    *     also keeps Lettuce's threads (its DNS resolver runs on its own transport).
    */
   public RedisStore(String uri, String prefix, Duration timeout, Loops loops) {
+    this(uri, prefix, timeout, loops, null);
+  }
+
+  /**
+   * As {@link #RedisStore(String, String, Duration, Loops)}, verifying a TLS server ({@code rediss...://}) against
+   * the PEM certificates in {@code trustedCa} instead of the JVM's trust store (null: the JVM's).
+   */
+  public RedisStore(String uri, String prefix, Duration timeout, Loops loops, java.nio.file.Path trustedCa) {
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
     }
@@ -237,10 +245,13 @@ public final class RedisStore implements CacheStore {
         // Maintenance notifications (CLIENT MAINT_NOTIFICATIONS) are a Redis 8 / Redis Cloud feature; older
         // servers refuse the command, which fails a cluster's topology refresh.
         .maintNotificationsConfig(io.lettuce.core.MaintNotificationsConfig.disabled())
+        .sslOptions(trustedCa == null ? io.lettuce.core.SslOptions.create()
+            : io.lettuce.core.SslOptions.builder().jdkSslProvider().trustManager(trustedCa.toFile()).build())
         .build();
     // A cluster's slot map is refreshed when a node redirects a command (MOVED, ASK) or drops, and every 30 s.
     ClusterClientOptions.Builder cluster = ClusterClientOptions.builder(options);
     cluster.maintNotificationsConfig(io.lettuce.core.MaintNotificationsConfig.disabled()); // not copied by builder()
+    cluster.sslOptions(options.getSslOptions());
     // A cluster connection opens its connection to a node when a command first goes there; rejecting commands
     // until it is up would fail the first commands to every node. Queued commands are still bounded by the
     // queue size and, for the caller, by ResilientStore's deadline (a late write is harmless: entries carry

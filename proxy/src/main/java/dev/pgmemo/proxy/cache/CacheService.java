@@ -45,7 +45,8 @@ public final class CacheService implements AutoCloseable {
         this.analyzer = new QueryAnalyzer(config.cache().analysisCacheSize());
         CacheStore raw = config.cache().store() == null
                 ? new MemoryStore(config.cache().memoryMaxSize())
-                : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops);
+                : new RedisStore(config.cache().store(), "", config.cache().storeTimeout(), loops,
+                        config.cache().storeCa());
         this.store = new ResilientStore(raw, config.cache().storeTimeout(), ResilientStore.DEFAULT_FAILURE_THRESHOLD,
                 ResilientStore.DEFAULT_COOLDOWN, loops.group());
         this.catalog = new Catalog(Duration.ofMinutes(5), analyzer, customSettings);
