@@ -233,6 +233,15 @@ class CliIT {
     }
 
     @Test
+    void checkConfigShowsTheUnixSocket() throws IOException {
+        Path withSocket = dir.resolve("with-socket.yaml");
+        Files.writeString(withSocket, "listen: 127.0.0.1:16001\nunix_socket_dir: " + dir + "\n");
+        Cmd.Result r = cli("check-config", "-c", withSocket.toString());
+        assertThat(r.exitCode()).as(r.describe()).isZero();
+        assertThat(r.stdout()).contains("listen 127.0.0.1:16001 and " + dir.resolve(".s.PGSQL.16001") + ",");
+    }
+
+    @Test
     void checkConfigRejectsBadFilesNamingFileLineAndKey() throws IOException {
         Path badDuration = dir.resolve("bad-duration.yaml");
         Files.writeString(badDuration, """

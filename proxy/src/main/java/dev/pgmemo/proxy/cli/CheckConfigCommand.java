@@ -20,7 +20,9 @@ final class CheckConfigCommand implements Callable<Integer> {
         try {
             PgmemoConfig cfg = config.load();
             System.out.println("configuration OK: " + (file == null ? "(built-in defaults)" : file)
-                    + "; listen " + cfg.listen() + ", upstream " + cfg.upstream().describe()
+                    + "; listen " + cfg.listen()
+                    + (cfg.unixSocket() == null ? "" : " and " + cfg.unixSocket().socket(cfg.listen().port()))
+                    + ", upstream " + cfg.upstream().describe()
                     + ", admin " + (cfg.admin().enabled() ? cfg.admin().listen() : "disabled")
                     + ", " + cfg.rules().size() + " rule(s)");
             return 0;
