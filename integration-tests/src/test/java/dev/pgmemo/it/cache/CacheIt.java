@@ -172,6 +172,28 @@ final class CacheIt {
         }
     }
 
+    /**
+     * Inserts row {@code k} of {@code table} ({@code k text PRIMARY KEY, v int}) with v = 1 and reads it twice
+     * through {@code pgmemo} (server-prepared): the second read must be a hit. Then an UPDATE through another
+     * connection (simple protocol), and the next read must see it.
+     */
+    static void assertHitThenInvalidation(PgmemoServer pgmemo, String table, String k) throws SQLException {
+        String read = "SELECT v FROM " + table + " WHERE k = ?";
+        execDirect("INSERT INTO " + table + " VALUES ('" + k + "', 1)");
+        try (Connection c = connect(pgmemo, Mode.SERVER_PREPARED); Connection other = connect(pgmemo, Mode.SIMPLE)) {
+            Metrics m0 = settledMetrics(pgmemo, c);
+            org.assertj.core.api.Assertions.assertThat(one(c, read, k)).isEqualTo("1");
+            org.assertj.core.api.Assertions.assertThat(one(c, read, k)).isEqualTo("1");
+            Metrics m1 = metrics(pgmemo, c);
+            org.assertj.core.api.Assertions.assertThat(m1.hits() - m0.hits())
+                    .as("the repeated read is a hit: %s", m1.since(m0)).isEqualTo(1);
+            org.assertj.core.api.Assertions.assertThat(update(other, "UPDATE " + table + " SET v = 2 WHERE k = ?", k))
+                    .isEqualTo(1);
+            org.assertj.core.api.Assertions.assertThat(one(c, read, k)).as("read after a write through pgmemo")
+                    .isEqualTo("2");
+        }
+    }
+
     static int update(Connection c, String sql, Object... params) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             bind(ps, params);

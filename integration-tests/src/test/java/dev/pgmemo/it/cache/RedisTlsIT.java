@@ -104,18 +104,9 @@ class RedisTlsIT {
     @ParameterizedTest
     @MethodSource("dev.pgmemo.it.Transports#all")
     void cachesInRedisOverTlsWithItsCa(String transport) throws Exception {
-        String k = "tls-" + transport;
-        CacheIt.execDirect("INSERT INTO " + TABLE + " VALUES ('" + k + "', 1)");
-        try (PgmemoServer pgmemo = Transports.startOn(transport, () -> CacheIt.start(yaml(true)));
-                Connection c = CacheIt.connect(pgmemo, Mode.SIMPLE)) {
+        try (PgmemoServer pgmemo = Transports.startOn(transport, () -> CacheIt.start(yaml(true)))) {
             assertThat(pgmemo.transportName()).isEqualTo(Transports.expected(transport));
-            Metrics m0 = CacheIt.settledMetrics(pgmemo, c);
-            assertThat(CacheIt.one(c, READ, k)).isEqualTo("1");
-            assertThat(CacheIt.one(c, READ, k)).isEqualTo("1");
-            Metrics m1 = CacheIt.metrics(pgmemo, c);
-            assertThat(m1.hits() - m0.hits()).as("a hit from Redis over TLS: %s", m1.since(m0)).isEqualTo(1);
-            assertThat(CacheIt.update(c, "UPDATE " + TABLE + " SET v = 2 WHERE k = ?", k)).isEqualTo(1);
-            assertThat(CacheIt.one(c, READ, k)).isEqualTo("2");
+            CacheIt.assertHitThenInvalidation(pgmemo, TABLE, "tls-" + transport);
         }
     }
 
