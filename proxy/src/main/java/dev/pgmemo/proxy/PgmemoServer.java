@@ -75,12 +75,13 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
     }
 
     /**
-     * I/O threads: half the cores by default (at least one). A relay spends most of its time in the kernel
-     * on the same cores as the network stack; measured on 2 cores, one I/O thread used less CPU per
-     * transaction than two (docs/benchmarks.md). Override with -Dpgmemo.threads=N.
+     * I/O threads: one per core by default. On the 2-core benchmark machine one I/O thread used 1–2 µs less CPU per
+     * relayed transaction than two, but two ran 3–20 % more transactions a second (the cores were not saturated,
+     * and a single thread serving every session made requests wait for each other), ahead of PgBouncer's single
+     * thread in interleaved runs (docs/benchmarks.md, session 14). Override with -Dpgmemo.threads=N.
      */
     static int ioThreads() {
-        return Integer.getInteger("pgmemo.threads", Math.max(1, Runtime.getRuntime().availableProcessors() / 2));
+        return Integer.getInteger("pgmemo.threads", Math.max(1, Runtime.getRuntime().availableProcessors()));
     }
 
     /** Binds the proxy and admin listeners; throws if either cannot be bound. */
