@@ -108,11 +108,10 @@ final class ConfigReader {
             throw error(dirNode, "unix_socket_dir", "directory " + dir + " does not exist");
         }
         // With listen's port 0 the port is known only once bound: allow for the longest one.
-        String port = listen.port() == 0 ? "65535" : Integer.toString(listen.port());
-        Path socket = dir.resolve(".s.PGSQL." + port);
-        if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > UnixSocketListen.MAX_PATH_BYTES) {
+        Path socket = SocketPaths.inDirectory(dir, listen.port() == 0 ? 65535 : listen.port());
+        if (SocketPaths.tooLong(socket)) {
             throw error(dirNode, "unix_socket_dir", "socket path " + socket + " is longer than "
-                    + UnixSocketListen.MAX_PATH_BYTES + " bytes, which Linux does not allow");
+                    + SocketPaths.MAX_BYTES + " bytes, which Linux does not allow");
         }
         int mode = UnixSocketListen.DEFAULT_MODE;
         if (modeNode != null) {

@@ -17,8 +17,9 @@ final class StoreUrl {
     private static final String EXPECTED = "expected redis://host:port[/db], rediss://host:port[/db], "
             + "redis-sentinel://host:port[,host:port...][/db]#master, redis-cluster://host:port[,host:port...] "
             + "or redis-socket:///path/to/redis.sock[?database=n]";
-    /** The longest socket path Linux takes ({@code sun_path} is 108 bytes with its terminating zero). */
-    private static final int MAX_SOCKET_PATH = 107;
+
+    private static final String NOT_A_SOCKET_PATH = ": a socket URL names the socket's absolute path after "
+            + "\"redis-socket://\" (redis-socket:///var/run/redis/redis.sock)";
 
     private StoreUrl() {
     }
@@ -93,8 +94,7 @@ final class StoreUrl {
         int slash = rest.indexOf('/');
         String userInfo = slash < 0 ? rest : rest.substring(0, slash);
         if (slash < 0 || !(userInfo.isEmpty() || userInfo.endsWith("@"))) {
-            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": a socket URL names the "
-                    + "socket's absolute path after \"redis-socket://\" (redis-socket:///var/run/redis/redis.sock)");
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + NOT_A_SOCKET_PATH);
         }
         java.net.URI uri;
         try {
@@ -104,12 +104,11 @@ final class StoreUrl {
         }
         String path = uri.getPath();
         if (path == null || path.isEmpty() || path.endsWith("/") || uri.getFragment() != null) {
-            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": a socket URL names the "
-                    + "socket's absolute path after \"redis-socket://\" (redis-socket:///var/run/redis/redis.sock)");
+            throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + NOT_A_SOCKET_PATH);
         }
-        if (path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
+        if (SocketPaths.tooLong(path)) {
             throw new IllegalArgumentException("invalid store " + Texts.quote(shown) + ": socket path is longer than "
-                    + MAX_SOCKET_PATH + " bytes, which Linux does not allow");
+                    + SocketPaths.MAX_BYTES + " bytes, which Linux does not allow");
         }
         String query = uri.getRawQuery();
         if (query == null) {

@@ -13,11 +13,9 @@ import java.nio.file.Path;
  */
 public record UnixSocketListen(Path dir, int mode) {
     public static final int DEFAULT_MODE = 0777;
-    /** The longest socket path Linux takes ({@code sun_path} is 108 bytes with its terminating zero). */
-    public static final int MAX_PATH_BYTES = 107;
 
     /** The socket file for a listener on {@code port}. */
     public Path socket(int port) {
-        return dir.resolve(".s.PGSQL." + port);
+        return SocketPaths.inDirectory(dir, port);
     }
 }

@@ -20,8 +20,6 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
     public static final int DEFAULT_PORT = 5432;
     private static final String EXPECTED = "expected postgresql://host:port[?sslmode=...&sslrootcert=...], "
             + "postgresql://?host=/socket/dir[&port=...] or host:port";
-    /** sun_path holds 108 bytes with its terminating NUL. */
-    private static final int MAX_SOCKET_PATH = 107;
 
     public UpstreamConfig {
         Objects.requireNonNull(host, "host");
@@ -39,10 +37,10 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
                         + " cannot be met over the Unix-domain socket in " + host
                         + " (TLS is not used on local sockets); use sslmode=disable or a TCP host");
             }
-            int length = socketPath(host, port).toString().getBytes(StandardCharsets.UTF_8).length;
-            if (length > MAX_SOCKET_PATH) {
-                throw new IllegalArgumentException("Unix-domain socket path " + socketPath(host, port) + " is "
-                        + length + " bytes long; the limit is " + MAX_SOCKET_PATH);
+            Path socket = socketPath(host, port);
+            if (SocketPaths.tooLong(socket)) {
+                throw new IllegalArgumentException("Unix-domain socket path " + socket + " is "
+                        + SocketPaths.bytes(socket) + " bytes long; the limit is " + SocketPaths.MAX_BYTES);
             }
         }
     }
@@ -68,7 +66,7 @@ public record UpstreamConfig(String host, int port, SslMode sslMode, Path sslRoo
     }
 
     private static Path socketPath(String directory, int port) {
-        return Path.of(directory, ".s.PGSQL." + port);
+        return SocketPaths.inDirectory(Path.of(directory), port);
     }
 
     /** {@code host:port} (brackets around IPv6), or the socket file's path: for logs and messages. */
