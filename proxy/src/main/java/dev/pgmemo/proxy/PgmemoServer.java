@@ -14,7 +14,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.ServerChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
@@ -105,28 +105,35 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
         }
     }
 
-    private void bind() throws IOException {
-        ChannelInitializer<Channel> sessionsOf = new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                metrics.clientConnectionsTotal.increment();
-                ch.pipeline().addLast("startup", new StartupDecoder());
-                ch.pipeline().addLast("session", new ClientSession(PgmemoServer.this));
-            }
-        };
-        ServerBootstrap b = new ServerBootstrap()
+    /**
+     * A listener of {@code channel}'s kind whose connections become sessions: the options both listeners (TCP and
+     * the Unix socket) share; the caller adds those of its kind.
+     */
+    private ServerBootstrap listener(Class<? extends ServerChannel> channel) {
+        return new ServerBootstrap()
                 .group(bossGroup, workerGroup)
-                .channel(transport.serverChannel())
+                .channel(channel)
                 .option(ChannelOption.SO_BACKLOG, 1024)
-                .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 // Netty 4.2's default (adaptive) allocator cost 0.5-2 us more CPU per relayed transaction
                 // here than the pooled one (A/B runs of pgbench -S, docs/benchmarks.md).
                 .childOption(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        metrics.clientConnectionsTotal.increment();
+                        ch.pipeline().addLast("startup", new StartupDecoder());
+                        ch.pipeline().addLast("session", new ClientSession(PgmemoServer.this));
+                    }
+                });
+    }
+
+    private void bind() throws IOException {
+        ServerBootstrap b = listener(transport.serverChannel())
+                .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(sessionsOf);
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         InetSocketAddress address = new InetSocketAddress(config.listen().host(), config.listen().port());
         try {
             serverChannel = b.bind(address).syncUninterruptibly().channel();
@@ -134,7 +141,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
             throw new IOException("cannot listen on " + config.listen() + ": " + e.getMessage(), e);
         }
         if (config.unixSocket() != null) {
-            bindUnixSocket(sessionsOf);
+            bindUnixSocket();
         }
         if (config.admin().enabled()) {
             admin = new AdminServer(config.admin().listen(), this, registry);
@@ -151,7 +158,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
      * cleanly) is replaced; anything else in the way (a socket that accepts, or that cannot be probed, or a file
      * that is not a socket) stops start-up.
      */
-    private void bindUnixSocket(ChannelInitializer<Channel> sessionsOf) throws IOException {
+    private void bindUnixSocket() throws IOException {
         Path file = config.unixSocket().socket(port());
         if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
             if (!isSocket(file)) {
@@ -164,13 +171,7 @@ public final class PgmemoServer implements ProxyContext, AutoCloseable {
             Files.deleteIfExists(file);
             log.info("removed stale socket file {}", file);
         }
-        ServerBootstrap b = new ServerBootstrap()
-                .group(bossGroup, workerGroup)
-                .channel(transport.serverDomainSocketChannel())
-                .option(ChannelOption.SO_BACKLOG, 1024)
-                .childOption(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT)
-                .childHandler(sessionsOf);
+        ServerBootstrap b = listener(transport.serverDomainSocketChannel());
         if (!transport.name().equals("nio")) {
             b.childOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // NIO's Unix-socket channel has no such option
         }

@@ -373,11 +373,12 @@ public final class RedisStore implements CacheStore {
     if (clusterSeeds != null) {
       RedisClusterClient client = loop == null
           ? RedisClusterClient.create(resources, clusterSeeds)
-          : new LaneClusterClient(resources, clusterSeeds, loop, loops);
+          : new LaneClusterClient(resources, clusterSeeds, new OnLoop(loop, loops));
       client.setOptions(clusterOptions);
       return client;
     }
-    RedisClient client = loop == null ? RedisClient.create(resources) : new LaneClient(resources, uri, loop, loops);
+    RedisClient client = loop == null ? RedisClient.create(resources)
+        : new LaneClient(resources, uri, new OnLoop(loop, loops));
     client.setOptions(options);
     return client;
   }
@@ -396,44 +397,44 @@ public final class RedisStore implements CacheStore {
   }
 
   /**
-   * Puts a connection on the lane's loop with the loops' own channel class. Lettuce configures a bootstrap with
-   * the channel class of the transport it prefers (epoll when available, and for a Unix socket it insists on
-   * epoll or kqueue), and a bootstrap's channel class cannot be changed once set; so Lettuce configures one as
-   * for TCP, and it is replaced by a bootstrap with the loop, the loops' channel class, and the options and
-   * attributes that apply to it. The handler, which Lettuce adds later, goes on the replacement.
+   * One lane's loop and the loops' transport, which its client's connections are put on. Lettuce configures a
+   * bootstrap with the channel class of the transport it prefers (epoll when available, and for a Unix socket it
+   * insists on epoll or kqueue), and a bootstrap's channel class cannot be changed once set; so Lettuce configures
+   * one as for TCP, and {@link #configure} replaces it by a bootstrap with the loop, the loops' channel class, and
+   * the options and attributes that apply to it. The handler, which Lettuce adds later, goes on the replacement.
    */
-  private static void onLoop(ConnectionBuilder builder, RedisURI uri, EventLoop loop, Loops loops) {
-    BootstrapConfig configured = builder.bootstrap().config();
-    boolean socket = uri.getSocket() != null;
-    Bootstrap b = new Bootstrap().group(loop).channel(socket ? loops.domainSocketChannel() : loops.socketChannel());
-    configured.options().forEach((option, value) -> {
-      if (!socket || option == ChannelOption.ALLOCATOR || option == ChannelOption.CONNECT_TIMEOUT_MILLIS) {
+  private record OnLoop(EventLoop loop, Loops loops) {
+    void configure(ConnectionBuilder builder, RedisURI uri) {
+      BootstrapConfig configured = builder.bootstrap().config();
+      boolean socket = uri.getSocket() != null;
+      Bootstrap b = new Bootstrap().group(loop).channel(socket ? loops.domainSocketChannel() : loops.socketChannel());
+      configured.options().forEach((option, value) -> {
+        if (!socket || option == ChannelOption.ALLOCATOR || option == ChannelOption.CONNECT_TIMEOUT_MILLIS) {
+          @SuppressWarnings("unchecked")
+          ChannelOption<Object> o = (ChannelOption<Object>) option;
+          b.option(o, value);
+        }
+      });
+      configured.attrs().forEach((key, value) -> {
         @SuppressWarnings("unchecked")
-        ChannelOption<Object> o = (ChannelOption<Object>) option;
-        b.option(o, value);
+        AttributeKey<Object> k = (AttributeKey<Object>) key;
+        b.attr(k, value);
+      });
+      b.attr(ConnectionBuilder.REDIS_URI, uri.toString());
+      if (!socket && configured.resolver() != null) {
+        b.resolver(configured.resolver());
       }
-    });
-    configured.attrs().forEach((key, value) -> {
-      @SuppressWarnings("unchecked")
-      AttributeKey<Object> k = (AttributeKey<Object>) key;
-      b.attr(k, value);
-    });
-    b.attr(ConnectionBuilder.REDIS_URI, uri.toString());
-    if (!socket && configured.resolver() != null) {
-      b.resolver(configured.resolver());
+      builder.bootstrap(b);
     }
-    builder.bootstrap(b);
   }
 
   /** A client whose connections live on one of the caller's loops (see {@link Loops}). */
   private static final class LaneClient extends RedisClient {
-    private final EventLoop loop;
-    private final Loops loops;
+    private final OnLoop onLoop;
 
-    LaneClient(ClientResources resources, RedisURI uri, EventLoop loop, Loops loops) {
+    LaneClient(ClientResources resources, RedisURI uri, OnLoop onLoop) {
       super(resources, uri);
-      this.loop = loop;
-      this.loops = loops;
+      this.onLoop = onLoop;
     }
 
     @Override
@@ -447,33 +448,31 @@ public final class RedisStore implements CacheStore {
         asTcp.setHost("localhost");
       }
       super.connectionBuilder(address, builder, events, asTcp);
-      onLoop(builder, uri, loop, loops);
+      onLoop.configure(builder, uri);
     }
 
     @Override
     protected Mono<SocketAddress> getSocketAddress(RedisURI uri) {
       return uri.getSocket() != null
-          ? Mono.just(loops.domainSocketAddress().apply(uri.getSocket()))
+          ? Mono.just(onLoop.loops().domainSocketAddress().apply(uri.getSocket()))
           : super.getSocketAddress(uri);
     }
   }
 
   /** A cluster client whose connections (to every node) live on one of the caller's loops. */
   private static final class LaneClusterClient extends RedisClusterClient {
-    private final EventLoop loop;
-    private final Loops loops;
+    private final OnLoop onLoop;
 
-    LaneClusterClient(ClientResources resources, List<RedisURI> seeds, EventLoop loop, Loops loops) {
+    LaneClusterClient(ClientResources resources, List<RedisURI> seeds, OnLoop onLoop) {
       super(resources, seeds);
-      this.loop = loop;
-      this.loops = loops;
+      this.onLoop = onLoop;
     }
 
     @Override
     protected void connectionBuilder(Mono<SocketAddress> address, ConnectionBuilder builder,
         ConnectionEvents events, RedisURI uri) {
       super.connectionBuilder(address, builder, events, uri);
-      onLoop(builder, uri, loop, loops);
+      onLoop.configure(builder, uri);
     }
   }
 
